@@ -1,0 +1,91 @@
+"""The one configuration object, saved as config.json beside every trained model.
+
+Inference rebuilds exactly what training used from this file alone: option format, sequence
+length, pooling, precision, attention implementation, TTA. Unknown keys in a saved file are an
+error (a typo there would silently change a model), missing keys take today's defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+from lmsys.atomic import write_json
+
+CONFIG_FILE = "config.json"
+
+# A small DebertaV3Backbone that really trains on a 2-core CPU in minutes.
+TINY_BACKBONE = {
+    "vocabulary_size": 2000,
+    "num_layers": 2,
+    "num_heads": 2,
+    "hidden_dim": 64,
+    "intermediate_dim": 128,
+    "max_sequence_length": 512,
+    "bucket_size": 64,
+}
+
+
+@dataclass
+class Config:
+    model_type: str = "siamese"  # "siamese" or "features"
+    preset: str = "tiny"  # keras-hub preset name, local preset directory, or "tiny"
+    data: str = ""  # training csv used ("builtin-sample" for the generated one)
+    seed: int = 42
+    val_fraction: float = 0.2
+    # options (text format)
+    turns: str = "all"  # "all" or "first" (the starter)
+    template: str = "Prompt: {prompt}\n\nResponse: {response}"
+    turn_separator: str = "\n\n"
+    max_chars: int = 6000  # character budget per option before tokenization (head+tail per turn)
+    # model
+    sequence_length: int = 512
+    pooling: str = "masked_mean"
+    dropout: float = 0.1
+    attention: str = "keras_hub"  # "keras_hub" or "fast" (lmsys.attention)
+    precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
+    tiny_backbone: dict = field(default_factory=lambda: dict(TINY_BACKBONE))
+    # training
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 5e-6
+    warmup_fraction: float = 0.1
+    min_lr_fraction: float = 0.05
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.02
+    swap_augment: bool = False
+    buckets: list = field(default_factory=lambda: [128, 256, 384, 512])
+    tokens_per_batch: int = 0  # 0: batch_size * sequence_length
+    # prediction
+    tta: bool = True
+    # free-form, for model types that need more (e.g. the features model)
+    extra: dict = field(default_factory=dict)
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown configuration key(s) {unknown}")
+        return cls(**values)
+
+    def save(self, model_dir) -> str:
+        path = os.path.join(os.fspath(model_dir), CONFIG_FILE)
+        write_json(path, self.to_dict())
+        return path
+
+    @classmethod
+    def load(cls, model_dir) -> "Config":
+        path = os.path.join(os.fspath(model_dir), CONFIG_FILE)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no {CONFIG_FILE}; is {model_dir} a model directory made by `invoke train`?")
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh), source=path)

@@ -1,0 +1,63 @@
+"""invoke tasks: thin wiring only; every piece of logic lives in the lmsys package.
+
+    invoke train [--data CSV] [--preset NAME|DIR|tiny] [--out DIR] ...   train (the default: tiny on the built-in sample)
+    invoke predict [--model DIR] [--data TEST.csv] [--out submission/submission.csv]
+    invoke validate --submission F --data TEST.csv
+    invoke sample [--out DIR]                                            write the built-in synthetic sample
+    invoke test                                                          the unit tests
+"""
+
+from invoke import task
+
+
+@task(help={"data": "training csv (default: data/train.csv, else the built-in sample)",
+            "preset": "keras-hub preset name, local preset directory, or 'tiny'",
+            "model": "'siamese' (DeBERTa-v3) or 'features' (LightGBM on text features)",
+            "out": "model directory to write", "resume": "continue a killed run from its last epoch"})
+def train(c, data=None, preset="tiny", model="siamese", out=None, epochs=None, batch_size=None,
+          sequence_length=None, seed=None, learning_rate=None, precision=None, swap_augment=None,
+          attention=None, resume=False):
+    """Train a model directory (everything inference needs, plus history.csv and metrics.json)."""
+    from lmsys.train import run_from_cli
+
+    run_from_cli(data=data, preset=preset, model_type=model, out=out, epochs=epochs, batch_size=batch_size,
+                 sequence_length=sequence_length, seed=seed, learning_rate=learning_rate, precision=precision,
+                 swap_augment=swap_augment, attention=attention, resume=resume)
+
+
+@task(help={"model": "model directory (default: the last one `invoke train` wrote)",
+            "data": "test csv (default: data/test.csv, else the built-in sample's)",
+            "out": "submission csv to write", "tta": "average with the A/B-swapped prediction"})
+def predict(c, model=None, data=None, out="submission/submission.csv", tta=True):
+    """Predict a test csv and write a validated submission."""
+    from lmsys.predict import run_from_cli
+
+    run_from_cli(model_dir=model, test_csv=data, out=out, tta=tta)
+
+
+@task(help={"submission": "submission csv to check", "data": "the test csv it answers"})
+def validate(c, submission, data):
+    """Run the submission checks on any file."""
+    from lmsys.submission import validate_file
+
+    sub = validate_file(submission, data)
+    print(f"{submission}: valid ({len(sub)} rows)")
+
+
+@task(help={"out": "directory for train.csv and test.csv", "rows": "number of training rows"})
+def sample(c, out="data/sample", rows=2000):
+    """Write the built-in synthetic sample in the competition's exact format."""
+    from lmsys.sample import write_sample
+
+    paths = write_sample(out, n_train=int(rows))
+    print("\n".join(paths))
+
+
+@task
+def test(c):
+    """Run the unit tests."""
+    c.run("python -m pytest -q", pty=False)
+
+# --- features model, blend, report (lmsys.features_model, lmsys.blend, lmsys.report) ---
+
+# --- Kaggle (lmsys.kaggle) ---
