@@ -1,0 +1,43 @@
+"""Kaggle training kernel: trains on the competition data with the attached preset, leaves <output>/model.
+
+Thin on purpose: it only finds the `lmsys` code (the attached code dataset, else this checkout),
+then lmsys.kaggle.kernel_main does the work. Locally:
+    python kernels/train/train.py --input DIR --output DIR [--preset DIR|tiny] [--set epochs=1]
+(or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR). On TPU it trains in bfloat16 over all cores.
+"""
+
+import os
+import sys
+import zipfile
+
+
+def add_lmsys_to_path(input_dir, work_dir):
+    """Put the attached code dataset (lmsys/ or lmsys.zip) first on sys.path, else this checkout."""
+    for dirpath, _, filenames in os.walk(input_dir, followlinks=True):
+        if os.path.isfile(os.path.join(dirpath, "lmsys", "__init__.py")):
+            sys.path.insert(0, dirpath)
+            return dirpath
+        if "lmsys.zip" in filenames:
+            target = os.path.join(work_dir, "_code")
+            zipfile.ZipFile(os.path.join(dirpath, "lmsys.zip")).extractall(os.path.join(target, "lmsys"))
+            sys.path.insert(0, target)
+            return target
+    here = os.path.abspath(globals().get("__file__", "."))
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    if os.path.isfile(os.path.join(checkout, "lmsys", "__init__.py")):
+        sys.path.insert(0, checkout)
+        return checkout
+    return None  # an installed lmsys, if any
+
+
+def option(name, env, default, argv):
+    return argv[argv.index(name) + 1] if name in argv[:-1] else os.environ.get(env, default)
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv),
+                      option("--output", "LMSYS_OUTPUT_DIR", "/kaggle/working", argv))
+    from lmsys.kaggle.kernel_main import main_train
+
+    main_train(argv)

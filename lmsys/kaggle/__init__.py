@@ -1,0 +1,18 @@
+"""Kaggle side of the pipeline: the real `kaggle` command, driven and checked.
+
+Every call goes through the installed `kaggle` CLI as a subprocess (so tests can run the very
+same client against a fake server), and every failure becomes a `KaggleError`, including the
+ones the client only prints while exiting 0.
+
+    credentials.py  where the credentials are (never reads the key into any output)
+    cli.py          run `kaggle ...`, detect exit-0 error texts
+    metadata.py     dataset-metadata.json / kernel-metadata.json
+    kernel_inputs.py  what a kernel finds under its input directory (code, model, preset, data)
+    workflows.py    download, push-code, push-model, push-kernel, submit
+"""
+
+COMPETITION = "lmsys-chatbot-arena"
+
+
+class KaggleError(RuntimeError):
+    """A Kaggle step failed; the message carries the client's own words."""

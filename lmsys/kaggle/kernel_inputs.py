@@ -1,0 +1,103 @@
+"""What a kernel finds under its input directory: competition files, the model, the preset.
+
+Kaggle mounts attachments under /kaggle/input, and where exactly (/kaggle/input/<slug>,
+/kaggle/input/datasets/<owner>/<slug>, ...) has changed over time, so everything is found by
+content, not by path. A folder uploaded with `--dir-mode zip` may arrive as a .zip: such a model
+directory is copied to a writable place and its archives are extracted there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+
+from lmsys.kaggle import COMPETITION, KaggleError
+
+MAX_DEPTH = 6
+
+
+class KernelInputError(KaggleError):
+    """Something the kernel needs is not attached; the message says what and where it looked."""
+
+
+def _walk(root, max_depth=MAX_DEPTH):
+    root = os.path.abspath(root)
+    base = root.rstrip(os.sep).count(os.sep)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        if dirpath.count(os.sep) - base >= max_depth:
+            dirnames[:] = []
+        yield dirpath, dirnames, filenames
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def find_competition_dir(input_dir) -> str:
+    """The directory holding the competition's test.csv (the competition's own folder first)."""
+    candidates = []
+    for dirpath, _, filenames in _walk(input_dir):
+        if "test.csv" in filenames:
+            candidates.append(dirpath)
+    if not candidates:
+        raise KernelInputError(f"{input_dir}: no test.csv found; attach the competition {COMPETITION!r}")
+    candidates.sort(key=lambda d: (os.path.basename(d) != COMPETITION, d))
+    return candidates[0]
+
+
+def is_model_dir(path) -> bool:
+    """An lmsys model directory: config.json written by lmsys.config.Config (has model_type)."""
+    values = _read_json(os.path.join(path, "config.json"))
+    return isinstance(values, dict) and "model_type" in values and "class_name" not in values
+
+
+def is_preset_dir(path) -> bool:
+    """A keras-hub preset directory (save_to_preset): config.json naming a class, plus metadata.json."""
+    values = _read_json(os.path.join(path, "config.json"))
+    return isinstance(values, dict) and "class_name" in values and os.path.isfile(os.path.join(path, "metadata.json"))
+
+
+def _extract_zips(model_dir, work_dir) -> str:
+    """Copy `model_dir` into work_dir and extract any X.zip lacking an X/ folder; return the copy."""
+    zips = [f for f in sorted(os.listdir(model_dir))
+            if f.endswith(".zip") and not os.path.isdir(os.path.join(model_dir, f[:-4]))]
+    if not zips:
+        return model_dir
+    target = os.path.join(work_dir, "model")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("*.zip"))
+    for name in zips:
+        dest = os.path.realpath(os.path.join(target, name[:-4]))
+        with zipfile.ZipFile(os.path.join(model_dir, name)) as archive:
+            for member in archive.namelist():
+                if not os.path.realpath(os.path.join(dest, member)).startswith(dest + os.sep):
+                    raise KernelInputError(f"{name}: member {member!r} would be written outside {dest}")
+            archive.extractall(dest)
+    return target
+
+
+def find_model_dir(input_dir, work_dir) -> str:
+    """The attached lmsys model directory (zips extracted into work_dir when needed)."""
+    found = [d for d, _, files in _walk(input_dir) if "config.json" in files and is_model_dir(d)]
+    if not found:
+        raise KernelInputError(f"{input_dir}: no lmsys model directory (config.json with model_type) found; "
+                               "attach the model dataset made by `invoke push-model`")
+    if len(found) > 1:
+        print(f"several model directories attached, using {found[0]} (others: {found[1:]})")
+    return _extract_zips(found[0], work_dir)
+
+
+def find_preset_dir(input_dir) -> str:
+    """The attached keras-hub preset (a Kaggle Model such as deberta_v3_extra_small_en)."""
+    for dirpath, _, filenames in _walk(input_dir):
+        if "config.json" in filenames and is_preset_dir(dirpath):
+            return dirpath
+    raise KernelInputError(f"{input_dir}: no keras-hub preset (config.json + metadata.json) found; attach a "
+                           "Kaggle Model such as keras/deberta_v3/keras/deberta_v3_extra_small_en/2, or pass --preset")

@@ -1,0 +1,121 @@
+"""What the two Kaggle kernels do once `lmsys` is importable (kernels/*/ only find the code).
+
+Both run on Kaggle (/kaggle/input -> /kaggle/working) and locally, with the directories given
+by --input/--output or LMSYS_INPUT_DIR/LMSYS_OUTPUT_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import time
+
+from lmsys.kaggle.kernel_inputs import find_competition_dir, find_model_dir, find_preset_dir
+
+KAGGLE_INPUT = "/kaggle/input"
+KAGGLE_OUTPUT = "/kaggle/working"
+
+
+def _io_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--input", default=os.environ.get("LMSYS_INPUT_DIR", KAGGLE_INPUT),
+                        help="attached inputs (env LMSYS_INPUT_DIR; default /kaggle/input)")
+    parser.add_argument("--output", default=os.environ.get("LMSYS_OUTPUT_DIR", KAGGLE_OUTPUT),
+                        help="where outputs go (env LMSYS_OUTPUT_DIR; default /kaggle/working)")
+    return parser
+
+
+def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None) -> str:
+    """Predict the competition's test.csv with the attached model; write a validated submission.csv."""
+    from lmsys.predict import predict_file
+
+    os.makedirs(output_dir, exist_ok=True)
+    model_dir = model_dir or find_model_dir(input_dir, os.path.join(output_dir, "_work"))
+    test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
+    out_csv = os.path.join(output_dir, "submission.csv")
+    print(f"model: {model_dir}\ntest: {test_csv}")
+    start = time.time()
+    sub = predict_file(model_dir, test_csv, out_csv, tta=tta)
+    print(f"wrote {out_csv}: {len(sub)} rows, validated, in {time.time() - start:.1f} s")
+    return out_csv
+
+
+def main_infer(argv=None) -> str:
+    parser = _io_parser("lmsys inference kernel: writes <output>/submission.csv")
+    parser.add_argument("--model", help="model directory (default: found under --input)")
+    parser.add_argument("--test", help="test csv (default: test.csv of the attached competition)")
+    parser.add_argument("--tta", choices=["auto", "on", "off"], default="auto",
+                        help="swap TTA (auto: what the model's config.json says)")
+    args = parser.parse_args(argv)
+    tta = {"auto": None, "on": True, "off": False}[args.tta]
+    return run_infer(args.input, args.output, args.model, args.test, tta)
+
+
+def detect_accelerator() -> str:
+    """'tpu', 'gpu' or 'cpu': LMSYS_ACCELERATOR if set, else what JAX sees."""
+    forced = os.environ.get("LMSYS_ACCELERATOR", "").strip().lower()
+    if forced:
+        return forced
+    import jax
+
+    return jax.devices()[0].platform
+
+
+def setup_accelerator(accelerator: str, overrides: dict) -> dict:
+    """On TPU: bfloat16 and data parallel over every core (when lmsys.distribute exists)."""
+    if accelerator != "tpu":
+        return overrides
+    overrides = {"precision": "mixed_bfloat16", **overrides}
+    try:
+        distribute = importlib.import_module("lmsys.distribute")
+    except ImportError:
+        print("lmsys.distribute is not available: training on TPU with the default device placement "
+              "(one core); bfloat16 is still on")
+        return overrides
+    distribute.setup_data_parallel()
+    print("data parallel over all TPU cores (lmsys.distribute.setup_data_parallel)")
+    return overrides
+
+
+def _parse_set(items) -> dict:
+    values = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            values[key] = json.loads(raw)
+        except ValueError:
+            values[key] = raw
+    return values
+
+
+def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=None) -> dict:
+    """Train on the competition's train.csv with the attached preset; leave <output>/model."""
+    from lmsys.config import Config
+    from lmsys.train import train_model
+
+    train_csv = os.path.join(find_competition_dir(input_dir), "train.csv")
+    preset = preset or find_preset_dir(input_dir)
+    accelerator = accelerator or detect_accelerator()
+    overrides = setup_accelerator(accelerator, dict(overrides or {}))
+    config = Config(preset=preset, data=train_csv, **overrides)
+    out_dir = os.path.join(output_dir, "model")
+    print(f"accelerator: {accelerator}\npreset: {preset}\ntrain: {train_csv}\nmodel directory: {out_dir}")
+    metrics = train_model(config, train_csv, out_dir)
+    print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+    return metrics
+
+
+def main_train(argv=None) -> dict:
+    parser = _io_parser("lmsys training kernel: leaves <output>/model")
+    parser.add_argument("--preset", default=os.environ.get("LMSYS_PRESET"),
+                        help="preset dir, name or 'tiny' (env LMSYS_PRESET; default: found under --input)")
+    parser.add_argument("--accelerator", choices=["cpu", "gpu", "tpu"],
+                        help="default: env LMSYS_ACCELERATOR, else what JAX sees")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a Config field, e.g. --set epochs=1 --set sequence_length=64")
+    args = parser.parse_args(argv)
+    return run_train(args.input, args.output, args.preset, args.accelerator, _parse_set(args.set))
