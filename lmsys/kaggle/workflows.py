@@ -32,6 +32,8 @@ COMPETITION_FILES = {
     "test.csv": ("id", "prompt", "response_a", "response_b"),
     "sample_submission.csv": ("id", "winner_model_a", "winner_model_b", "winner_tie"),
 }
+# Resume state (full weights with optimizer state: ~1.4 GB for extra_small) is not needed to predict.
+MODEL_PUSH_SKIP = ("checkpoint", "dataset-metadata.json")
 KERNEL_DONE = "COMPLETE"
 KERNEL_FAILED = ("ERROR", "CANCEL_REQUESTED", "CANCEL_ACKNOWLEDGED")
 SUBMISSION_DONE = "COMPLETE"
@@ -145,7 +147,7 @@ def push_model(model_dir, owner: str | None = None, slug: str = DEFAULT_MODEL_SL
     with _staging("model") as stage:
         write_dataset_metadata(stage, owner, check_slug(slug, "model dataset slug"))
         for name in sorted(os.listdir(model_dir)):
-            if name.startswith(".") or name == "dataset-metadata.json":
+            if name.startswith(".") or name in MODEL_PUSH_SKIP:
                 continue
             _link_or_copy(os.path.join(model_dir, name), os.path.join(stage, name))
         return push_dataset(stage, f"{owner}/{slug}", notes or f"model from {os.path.basename(os.path.abspath(model_dir))}")

@@ -1,0 +1,63 @@
+"""Resolving `--preset`: a keras-hub preset name, a local preset directory, or `tiny`.
+
+On Kaggle a pretrained preset is attached as a Kaggle Model and read from its /kaggle/input
+directory; here (no downloads) `tiny` builds a small DebertaV3Backbone and trains its vocabulary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+def attention_context(name: str):
+    """Build inside this to get the configured attention; keras-hub's own needs nothing."""
+    if name == "keras_hub":
+        return contextlib.nullcontext()
+    from lmsys.attention import attention_implementation
+
+    return attention_implementation(name)
+
+
+def is_tiny(preset: str) -> bool:
+    return preset == "tiny"
+
+
+def load_tokenizer(preset: str, train_texts=None, tiny_vocab_size: int = 2000, seed: int = 0):
+    import keras_hub
+
+    if is_tiny(preset):
+        from lmsys.vocab import train_vocab
+
+        if train_texts is None:
+            raise ValueError("preset 'tiny' trains its vocabulary: training texts are required")
+        return keras_hub.models.DebertaV3Tokenizer(proto=train_vocab(train_texts, tiny_vocab_size, seed))
+    _check_preset(preset)
+    return keras_hub.models.DebertaV3Tokenizer.from_preset(preset)
+
+
+def load_backbone(preset: str, config, tokenizer=None):
+    """Backbone with the attention implementation the configuration names."""
+    import keras_hub
+
+    with attention_context(config.attention):
+        if is_tiny(preset):
+            kwargs = dict(config.tiny_backbone)
+            if tokenizer is not None:
+                kwargs["vocabulary_size"] = tokenizer.vocabulary_size()
+            return keras_hub.models.DebertaV3Backbone(**kwargs)
+        _check_preset(preset)
+        return keras_hub.models.DebertaV3Backbone.from_preset(preset)
+
+
+def _check_preset(preset: str) -> None:
+    looks_local = os.sep in preset or preset.startswith(".") or os.path.exists(preset)
+    if looks_local and not os.path.isfile(os.path.join(preset, "config.json")):
+        raise FileNotFoundError(
+            f"preset {preset!r}: not a keras-hub preset directory (no config.json). On Kaggle, attach the model "
+            "(e.g. keras/deberta_v3/keras/deberta_v3_extra_small_en) and pass its /kaggle/input/... directory.")
+
+
+def save_preset(directory, backbone, tokenizer) -> None:
+    backbone.save_to_preset(directory)
+    tokenizer.save_to_preset(directory)

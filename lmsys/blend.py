@@ -1,0 +1,171 @@
+"""Blend several model directories into one submission.
+
+Weights: non-negative, summing to 1, fitted to minimise the log loss of the weighted average of the
+models' *probabilities* (a linear pool: it never becomes more confident than its most confident
+member, which is the safer choice when the weights come from ~1k validation rows). They are fitted
+on the ids that every directory's val_predictions.csv holds (out-of-fold rows for the features
+model, the validation split for the Siamese model). An optional temperature T (p ** (1/T),
+renormalised) is then fitted on the same rows. Weights, temperature and the fit's log losses are
+saved as JSON beside the submission.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize, minimize_scalar
+
+from lmsys.atomic import write_json
+from lmsys.data import LABEL_COLUMNS, load_competition_csv
+from lmsys.submission import make_submission, write_submission
+
+VAL_PREDICTIONS_FILE = "val_predictions.csv"
+EPS = 1e-15
+TEMPERATURE_BOUNDS = (0.25, 4.0)
+
+
+def log_loss(y, probs) -> float:
+    p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[np.arange(len(y)), np.asarray(y)])))
+
+
+def read_val_predictions(model_dir) -> pd.DataFrame:
+    """A model directory's val_predictions.csv, checked (columns, finite probabilities, labels 0..2)."""
+    path = os.path.join(os.fspath(model_dir), VAL_PREDICTIONS_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: missing; every blended model directory needs its validation predictions")
+    frame = pd.read_csv(path)
+    needed = ["id", *LABEL_COLUMNS, "class_label"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    probs = frame[list(LABEL_COLUMNS)].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: row id {frame['id'].iat[i]}: probabilities {probs[i].tolist()} are not valid")
+    if not frame["class_label"].isin([0, 1, 2]).all():
+        i = int(np.flatnonzero(~frame["class_label"].isin([0, 1, 2]))[0])
+        raise ValueError(f"{path}: row id {frame['id'].iat[i]}: class_label {frame['class_label'].iat[i]!r} "
+                         "is not 0, 1 or 2")
+    if frame["id"].duplicated().any():
+        raise ValueError(f"{path}: duplicate id {frame['id'][frame['id'].duplicated()].iat[0]}")
+    return frame
+
+
+def common_rows(model_dirs):
+    """(ids, labels, [probs per model]) on the ids every directory's validation predictions share."""
+    frames = [read_val_predictions(d) for d in model_dirs]
+    ids = frames[0]["id"]
+    for frame in frames[1:]:
+        ids = ids[ids.isin(frame["id"])]
+    if len(ids) == 0:
+        raise ValueError(f"the validation predictions of {list(map(str, model_dirs))} share no id; "
+                         "blend weights need common rows")
+    ids = np.sort(ids.to_numpy())
+    probs, labels = [], None
+    for d, frame in zip(model_dirs, frames):
+        rows = frame.set_index("id").loc[ids]
+        p = rows[list(LABEL_COLUMNS)].to_numpy(dtype=np.float64)
+        probs.append(p / p.sum(axis=1, keepdims=True))
+        lab = rows["class_label"].to_numpy()
+        if labels is None:
+            labels = lab
+        elif (lab != labels).any():
+            i = int(np.flatnonzero(lab != labels)[0])
+            raise ValueError(f"{d}: row id {ids[i]} has class_label {lab[i]}, but {model_dirs[0]} says {labels[i]}")
+    return ids, labels, probs
+
+
+def mix(probs, weights) -> np.ndarray:
+    return np.tensordot(np.asarray(weights, dtype=np.float64), np.stack(probs), axes=1)
+
+
+def apply_temperature(probs, temperature: float) -> np.ndarray:
+    logp = np.log(np.clip(probs, EPS, 1.0)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fit_weights(probs, y) -> np.ndarray:
+    """Simplex weights minimising the log loss of the weighted mean of probabilities."""
+    k = len(probs)
+    if k == 1:
+        return np.ones(1)
+    result = minimize(lambda w: log_loss(y, mix(probs, w)), np.full(k, 1.0 / k), method="SLSQP",
+                      bounds=[(0.0, 1.0)] * k, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}])
+    w = np.clip(result.x, 0.0, None)
+    w = w / w.sum()
+    # SLSQP can stop early on flat losses; never return something worse than the best single model.
+    best_single = min(range(k), key=lambda i: log_loss(y, probs[i]))
+    if log_loss(y, mix(probs, w)) > log_loss(y, probs[best_single]):
+        w = np.eye(k)[best_single]
+    return w
+
+
+def fit_temperature(probs, y) -> float:
+    result = minimize_scalar(lambda t: log_loss(y, apply_temperature(probs, t)), bounds=TEMPERATURE_BOUNDS,
+                             method="bounded")
+    t = float(result.x)
+    return t if log_loss(y, apply_temperature(probs, t)) < log_loss(y, probs) else 1.0
+
+
+def fit_blend(model_dirs, temperature: bool = True) -> dict:
+    """Weights (and temperature) on the common validation rows, with the log losses they give there."""
+    model_dirs = [os.fspath(d) for d in model_dirs]
+    if not model_dirs:
+        raise ValueError("blend needs at least one model directory")
+    ids, y, probs = common_rows(model_dirs)
+    weights = fit_weights(probs, y)
+    blended = mix(probs, weights)
+    t = fit_temperature(blended, y) if temperature else 1.0
+    return {
+        "method": "weighted mean of probabilities (linear pool), then p ** (1/T) renormalised",
+        "model_dirs": model_dirs,
+        "weights": [float(w) for w in weights],
+        "temperature": t,
+        "n_rows": int(len(ids)),
+        "model_log_loss": [log_loss(y, p) for p in probs],
+        "blend_log_loss": log_loss(y, apply_temperature(blended, t)),
+        "blend_log_loss_before_temperature": log_loss(y, blended),
+    }
+
+
+def _default_predict(model_dir, df):
+    from lmsys.predict import predict_proba
+
+    return predict_proba(model_dir, df)
+
+
+def blend_params_path(out_csv) -> str:
+    root, _ = os.path.splitext(os.fspath(out_csv))
+    return root + ".blend.json"
+
+
+def blend(model_dirs, test_csv, out_csv, temperature: bool = True, predict_fn=None) -> dict:
+    """Fit the blend, predict `test_csv` with every model, write a validated submission and the blend JSON."""
+    params = fit_blend(model_dirs, temperature=temperature)
+    predict_fn = predict_fn or _default_predict
+    test = load_competition_csv(test_csv)
+    parts = []
+    for d, w in zip(params["model_dirs"], params["weights"]):
+        if w == 0.0:
+            parts.append(np.zeros((len(test), 3)))
+            continue
+        p = np.asarray(predict_fn(d, test), dtype=np.float64)
+        if p.shape != (len(test), 3):
+            raise ValueError(f"{d}: predicted shape {p.shape} for {len(test)} rows of {test_csv}, expected (n, 3)")
+        parts.append(p / p.sum(axis=1, keepdims=True))
+    probs = apply_temperature(mix(parts, params["weights"]), params["temperature"])
+    write_submission(make_submission(test["id"].to_numpy(), probs), out_csv, test["id"].to_numpy())
+    params["test_csv"] = os.fspath(test_csv)
+    params["submission"] = os.fspath(out_csv)
+    write_json(blend_params_path(out_csv), params)
+    print(f"blend of {len(model_dirs)} model(s): weights {[round(w, 3) for w in params['weights']]}, "
+          f"T={params['temperature']:.3f}, log loss on {params['n_rows']} common validation rows "
+          f"{params['blend_log_loss']:.4f} -> {out_csv}")
+    return params

@@ -1,0 +1,21 @@
+"""The competition metric (multiclass log loss, probabilities clipped as Kaggle does) and the class-prior baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-15
+
+
+def log_loss(labels, probs) -> float:
+    probs = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1 - EPS)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    labels = np.asarray(labels, dtype=np.int64)
+    return float(-np.mean(np.log(probs[np.arange(len(labels)), labels])))
+
+
+def prior_log_loss(train_labels, eval_labels) -> float:
+    """Log loss of predicting the training split's class frequencies for every evaluated row."""
+    prior = np.bincount(np.asarray(train_labels), minlength=3).astype(np.float64)
+    prior /= prior.sum()
+    return log_loss(eval_labels, np.tile(prior, (len(eval_labels), 1)))

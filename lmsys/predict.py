@@ -1,0 +1,88 @@
+"""Prediction: a model directory and a test csv in, a validated submission out.
+
+Swap TTA is on by default: each row is also predicted with A and B exchanged, the A/B columns of
+that prediction are swapped back, and the two are averaged. This cancels the model's position bias
+and makes the output exactly symmetric under swapping the responses.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from lmsys.config import Config
+from lmsys.data import load_competition_csv
+from lmsys.submission import make_submission, write_submission
+
+
+def swap_ab(probs: np.ndarray) -> np.ndarray:
+    return probs[:, [1, 0, 2]]
+
+
+def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
+    """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order."""
+    from lmsys.batching import pad_pairs, prediction_plan
+
+    probs = np.zeros((len(pairs), 3), dtype=np.float64)
+    plan = prediction_plan(pairs.lengths(), config, multiple)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        plan_iter = tqdm(plan, desc="predict", unit="batch")
+    else:
+        plan_iter = plan
+    for index, length, real in plan_iter:
+        out = np.asarray(model.predict_on_batch(pad_pairs(pairs, index, length)), dtype=np.float64)
+        probs[index[:real]] = out[:real]
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int = 1, verbose=0) -> np.ndarray:
+    probs = predict_pairs(model, pairs, config, multiple, verbose)
+    if tta:
+        probs = 0.5 * (probs + swap_ab(predict_pairs(model, pairs.swapped(), config, multiple, verbose)))
+    return probs
+
+
+def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarray:
+    """(n, 3) probabilities for parsed rows, whatever kind of model the directory holds."""
+    config = Config.load(model_dir)
+    if config.model_type == "features":
+        from lmsys.features_model import predict_proba as features_proba
+
+        return features_proba(model_dir, df)
+    from lmsys.model_dir import load_classifier
+    from lmsys.precision import resolve_precision
+    from lmsys.tokens import tokenize_pairs
+
+    import keras
+
+    keras.config.set_dtype_policy(resolve_precision(config.precision))
+    config, model, tokenizer = load_classifier(model_dir, config)
+    pairs = tokenize_pairs(df, config, tokenizer, progress=bool(verbose))
+    return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, verbose=verbose)
+
+
+def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=1):
+    """Predict test_csv and write out_csv after validation; returns the submission frame."""
+    test = load_competition_csv(test_csv)
+    probs = predict_proba(model_dir, test, tta=tta, verbose=verbose)
+    sub = make_submission(test["id"].to_numpy(), probs)
+    write_submission(sub, out_csv, test["id"].to_numpy())
+    return sub
+
+
+def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv", tta=True):
+    from lmsys.paths import resolve_model_dir, resolve_test_csv
+
+    test_csv = resolve_test_csv(test_csv)
+    model_dir = resolve_model_dir(model_dir)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    sub = predict_file(model_dir, test_csv, out, tta=_truthy(tta))
+    print(f"wrote {out}: {len(sub)} rows, validated (model {model_dir}, test {test_csv})")
+    return sub
+
+
+def _truthy(value) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")

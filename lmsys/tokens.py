@@ -1,0 +1,92 @@
+"""Tokenizing option pairs once, within the sequence length, keeping every turn's head and tail.
+
+Options are first cut to a character budget; rows whose token count still exceeds the sequence
+length are rebuilt with a budget scaled by their own characters-per-token and re-tokenized (a
+couple of rounds), so truncation happens per turn in text, not by chopping the end off the ids.
+Swapping A and B needs no re-tokenization: option A of the swapped row is option B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lmsys.options import build_option
+
+CHARS_PER_TOKEN_GUESS = 5
+CHUNK = 2048
+REFINE_ROUNDS = 3
+
+
+@dataclass
+class TokenizedPairs:
+    """Token ids with [CLS] ... [SEP] per option, ragged; `a[i]`, `b[i]` belong to row i."""
+
+    a: list
+    b: list
+    pad_id: int = 0
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def lengths(self) -> np.ndarray:
+        """Per row, the longer of its two options (the pair is padded together)."""
+        return np.maximum(np.fromiter(map(len, self.a), np.int64, len(self.a)),
+                          np.fromiter(map(len, self.b), np.int64, len(self.b)))
+
+    def swapped(self) -> "TokenizedPairs":
+        return TokenizedPairs(self.b, self.a, self.pad_id)
+
+    def take(self, index) -> "TokenizedPairs":
+        return TokenizedPairs([self.a[i] for i in index], [self.b[i] for i in index], self.pad_id)
+
+
+def tokenize_texts(tokenizer, texts, progress: bool = True, desc: str = "tokenize") -> list:
+    """Ids (without special tokens) of each text, in chunks with a progress bar."""
+    out = []
+    bar = tqdm(total=len(texts), desc=desc, unit="text", disable=not progress, mininterval=1.0)
+    for start in range(0, len(texts), CHUNK):
+        chunk = texts[start:start + CHUNK]
+        ids = tokenizer(chunk)
+        out.extend(np.asarray(x, dtype=np.int32) for x in _as_lists(ids))
+        bar.update(len(chunk))
+    bar.close()
+    return out
+
+
+def _as_lists(ids):
+    if hasattr(ids, "to_list"):  # a tf.RaggedTensor (TensorFlow backend)
+        return ids.to_list()
+    return ids
+
+
+def tokenize_pairs(df, config, tokenizer, progress: bool = True) -> TokenizedPairs:
+    """Both options of every row, fitted into config.sequence_length tokens with [CLS]/[SEP]."""
+    room = config.sequence_length - 2
+    max_chars = config.max_chars or room * CHARS_PER_TOKEN_GUESS
+    fmt = dict(turns=config.turns, template=config.template, separator=config.turn_separator)
+    prompts = df["prompt"].tolist()
+    sides = []
+    for col in ("response_a", "response_b"):
+        responses = df[col].tolist()
+        texts = [build_option(p, r, max_chars=max_chars, **fmt) for p, r in zip(prompts, responses)]
+        ids = tokenize_texts(tokenizer, texts, progress, desc=f"tokenize {col}")
+        for _ in range(REFINE_ROUNDS):
+            over = [i for i, x in enumerate(ids) if len(x) > room]
+            if not over:
+                break
+            redo = [build_option(prompts[i], responses[i], **fmt,
+                                 max_chars=int(len(texts[i]) * room / len(ids[i]) * 0.97)) for i in over]
+            for i, text, new in zip(over, redo, tokenize_texts(tokenizer, redo, progress=False)):
+                texts[i], ids[i] = text, new
+        sides.append([_pack(x, room, tokenizer) for x in ids])
+    return TokenizedPairs(sides[0], sides[1], pad_id=int(tokenizer.pad_token_id))
+
+
+def _pack(ids: np.ndarray, room: int, tokenizer) -> np.ndarray:
+    if len(ids) > room:  # rare after refinement: keep head and tail of the ids
+        head = room // 2
+        ids = np.concatenate([ids[:head], ids[len(ids) - (room - head):]])
+    return np.concatenate([[tokenizer.cls_token_id], ids, [tokenizer.sep_token_id]]).astype(np.int32)

@@ -1,0 +1,240 @@
+"""Training the Siamese model: read -> split -> options/tokens -> bucketed tf.data -> fit -> model directory.
+
+Every epoch the best-so-far model (by validation log loss) and a resume checkpoint are written
+atomically, so a killed run loses at most the epoch in flight and `--resume` continues it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from lmsys.atomic import atomic_path, write_json
+from lmsys.config import Config
+from lmsys.data import LABEL_COLUMNS, load_competition_csv
+from lmsys.metrics import log_loss, prior_log_loss
+from lmsys.split import train_val_split
+
+TINY_DEFAULTS = dict(learning_rate=2e-3, sequence_length=256, batch_size=16, epochs=4, buckets=[64, 128, 192],
+                     warmup_fraction=0.05, dropout=0.1)
+
+
+def default_config(preset: str = "tiny", model_type: str = "siamese", **overrides) -> Config:
+    """The starter's settings for pretrained presets; settings that train from scratch fast for `tiny`."""
+    base = Config(preset=preset, model_type=model_type)
+    if preset == "tiny":
+        base = base.replace(**TINY_DEFAULTS)
+    return base.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _swap_labels(onehot: np.ndarray) -> np.ndarray:
+    return onehot[:, [1, 0, 2]]
+
+
+def _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple):
+    import tensorflow as tf
+
+    from lmsys.batching import pad_pairs, prediction_plan, training_plan
+
+    lengths = pairs_tr.lengths()
+    spec_x = {"token_ids": tf.TensorSpec((None, 2, None), tf.int32),
+              "padding_mask": tf.TensorSpec((None, 2, None), tf.bool)}
+
+    def train_gen():
+        epoch = initial_epoch
+        while True:  # one pass per epoch, reshuffled from (seed, epoch) so a resumed run sees the same order
+            rng = np.random.default_rng([config.seed, epoch])
+            for index, length in training_plan(lengths, config, rng, multiple):
+                x, y = pad_pairs(pairs_tr, index, length), y_tr[index]
+                if config.swap_augment:
+                    flip = rng.random(len(index)) < 0.5
+                    x = {k: np.where(flip[:, None, None], v[:, ::-1], v) for k, v in x.items()}
+                    y = np.where(flip[:, None], _swap_labels(y), y)
+                yield x, y
+            epoch += 1
+
+    val_plan = prediction_plan(pairs_va.lengths(), config, multiple)
+
+    def val_gen():
+        for index, length, real in val_plan:
+            weight = (np.arange(len(index)) < real).astype(np.float32)
+            yield pad_pairs(pairs_va, index, length), y_va[index], weight
+
+    train_ds = tf.data.Dataset.from_generator(
+        train_gen, output_signature=(spec_x, tf.TensorSpec((None, 3), tf.float32))).prefetch(4)
+    val_ds = tf.data.Dataset.from_generator(
+        val_gen, output_signature=(spec_x, tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None,), tf.float32)))
+    return train_ds, val_ds.cache().prefetch(4), len(val_plan)
+
+
+def _history_callback(model_dir, model, tokenizer, state, config, started):
+    import keras
+
+    from lmsys.model_dir import save_best, save_resume_state
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+                   "learning_rate": float(np.asarray(model.optimizer.learning_rate)),
+                   "elapsed_s": state["elapsed_s"] + time.time() - started}
+            state["history"].append(row)
+            frame = pd.DataFrame(state["history"])
+            with atomic_path(os.path.join(model_dir, "history.csv"), suffix=".csv") as tmp:
+                frame.to_csv(tmp, index=False)
+            val = row.get("val_log_loss", float("inf"))
+            if val < state["best_val_log_loss"]:
+                state["best_val_log_loss"], state["best_epoch"] = val, epoch + 1
+                save_best(model_dir, model, tokenizer, epoch + 1, {"val_log_loss": val})
+                print(f"\nepoch {epoch + 1}: val_log_loss improved to {val:.4f}; saved best model")
+            save_resume_state(model_dir, model, tokenizer, {**state, "epoch": epoch + 1,
+                                                            "elapsed_s": row["elapsed_s"]})
+
+    return EpochEnd()
+
+
+def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = False, verbose: int | str = "auto") -> dict:
+    """Train config on train_csv into the model directory out_dir; returns the metrics written to metrics.json."""
+    if config.model_type == "features":
+        from lmsys.features_model import train_features_model
+
+        return train_features_model(config, train_csv, out_dir)
+    if config.model_type != "siamese":
+        raise ValueError(f"unknown model_type {config.model_type!r} (expected 'siamese' or 'features')")
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    from lmsys import model_dir as md
+    from lmsys.backbone import load_backbone, load_tokenizer
+    from lmsys.model import build_classifier, compile_classifier
+    from lmsys.options import options_from_config
+    from lmsys.precision import resolve_precision
+    from lmsys.tokens import tokenize_pairs
+
+    started = time.time()
+    os.makedirs(out_dir, exist_ok=True)
+    state = md.load_resume_state(out_dir) if resume else None
+    if resume and state is None:
+        print(f"--resume: no checkpoint in {out_dir}; starting from scratch")
+    if state is not None:
+        config = Config.load(out_dir)  # a resumed run continues exactly the configuration it started with
+    config = config.replace(data=config.data or os.fspath(train_csv))
+
+    df = load_competition_csv(train_csv)
+    print(df.attrs["report"].summary())
+    train_df, val_df = train_val_split(df, config.val_fraction, config.seed)
+    keras.utils.set_random_seed(config.seed)
+    policy = resolve_precision(config.precision)
+    keras.config.set_dtype_policy(policy)
+    multiple = _setup_devices()
+    print(f"preset {config.preset}; precision {policy}; {multiple} device(s); "
+          f"{len(train_df)} train / {len(val_df)} validation rows")
+
+    if state is not None:
+        import keras_hub
+
+        tokenizer = keras_hub.models.DebertaV3Tokenizer.from_preset(md.resume_tokenizer_dir(out_dir))
+    elif config.preset == "tiny":
+        opt_a, opt_b = options_from_config(train_df, config)
+        tokenizer = load_tokenizer("tiny", opt_a + opt_b, config.tiny_backbone["vocabulary_size"], config.seed)
+    else:
+        tokenizer = load_tokenizer(config.preset)
+    backbone = load_backbone(config.preset, config, tokenizer)
+    model = build_classifier(config, backbone)
+    config.save(out_dir)
+
+    pairs_tr = tokenize_pairs(train_df, config, tokenizer)
+    pairs_va = tokenize_pairs(val_df, config, tokenizer)
+    y_tr = np.eye(3, dtype=np.float32)[train_df["class_label"].to_numpy()]
+    y_va = np.eye(3, dtype=np.float32)[val_df["class_label"].to_numpy()]
+
+    from lmsys.batching import steps_per_epoch
+
+    steps = steps_per_epoch(pairs_tr.lengths(), config, multiple)
+    if steps == 0:
+        raise ValueError(f"{train_csv}: too few training rows ({len(train_df)}) for one batch")
+    compile_classifier(model, config, steps * config.epochs)
+
+    initial_epoch = 0
+    if state is not None:
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(md.resume_weights_path(out_dir, state))
+        initial_epoch = state["epoch"]
+        print(f"resuming after epoch {initial_epoch} (best val log loss {state['best_val_log_loss']:.4f})")
+    else:
+        state = {"epoch": 0, "history": [], "best_val_log_loss": float("inf"), "best_epoch": None, "elapsed_s": 0.0}
+
+    train_ds, val_ds, val_steps = _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple)
+    fit_started = time.time()
+    if initial_epoch < config.epochs:
+        model.fit(train_ds, steps_per_epoch=steps, epochs=config.epochs, initial_epoch=initial_epoch,
+                  validation_data=val_ds, validation_steps=val_steps, verbose=verbose,
+                  callbacks=[_history_callback(out_dir, model, tokenizer, state, config, started)])
+    fit_seconds = time.time() - fit_started
+    trained_epochs = config.epochs - initial_epoch
+
+    # Final validation as inference runs it (best weights, swap TTA), saved for blending and reports.
+    from lmsys.predict import predict_pairs_with_tta
+
+    _, best_model, _ = md.load_classifier(out_dir, config)
+    probs = predict_pairs_with_tta(best_model, pairs_va, config, tta=config.tta)
+    probs_plain = predict_pairs_with_tta(best_model, pairs_va, config, tta=False)
+    labels = val_df["class_label"].to_numpy()
+    val_frame = pd.DataFrame(probs, columns=list(LABEL_COLUMNS))
+    val_frame.insert(0, "id", val_df["id"].to_numpy())
+    val_frame["class_label"] = labels
+    with atomic_path(os.path.join(out_dir, "val_predictions.csv"), suffix=".csv") as tmp:
+        val_frame.to_csv(tmp, index=False)
+
+    metrics = {
+        "model_type": "siamese", "preset": config.preset, "data": config.data, "precision": policy,
+        "train_rows": len(train_df), "val_rows": len(val_df),
+        "val_log_loss": log_loss(labels, probs), "val_accuracy": float((probs.argmax(1) == labels).mean()),
+        "val_log_loss_no_tta": log_loss(labels, probs_plain),
+        "best_epoch_val_log_loss": state["best_val_log_loss"], "best_epoch": state["best_epoch"],
+        "prior_log_loss": prior_log_loss(train_df["class_label"].to_numpy(), labels),
+        "epochs": config.epochs, "wall_time_s": state["elapsed_s"] + time.time() - started,
+        "rows_per_s": (steps * trained_epochs * _rows_per_step(pairs_tr, config, multiple)) / max(fit_seconds, 1e-9)
+        if trained_epochs > 0 else None,
+    }
+    write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    print(f"val log loss {metrics['val_log_loss']:.4f} (no TTA {metrics['val_log_loss_no_tta']:.4f}), "
+          f"accuracy {metrics['val_accuracy']:.3f}, class prior {metrics['prior_log_loss']:.4f}; model in {out_dir}")
+    return metrics
+
+
+def _rows_per_step(pairs, config, multiple) -> float:
+    from lmsys.batching import steps_per_epoch
+
+    return len(pairs) / max(steps_per_epoch(pairs.lengths(), config, multiple), 1)
+
+
+def _setup_devices() -> int:
+    """Data parallel over every local device when there is more than one (lmsys.distribute)."""
+    import jax
+
+    if len(jax.local_devices()) <= 1:
+        return 1
+    from lmsys.distribute import setup_data_parallel
+
+    return setup_data_parallel()
+
+
+def run_from_cli(data=None, preset="tiny", model_type="siamese", out=None, resume=False, **overrides) -> dict:
+    from lmsys.paths import default_model_dir, remember_model_dir, resolve_train_csv
+
+    train_csv = resolve_train_csv(data)
+    config = default_config(preset or "tiny", model_type or "siamese", **_cli_types(overrides))
+    out = out or default_model_dir(config)
+    metrics = train_model(config, train_csv, out, resume=resume)
+    remember_model_dir(out)
+    return metrics
+
+
+def _cli_types(overrides: dict) -> dict:
+    """invoke passes strings; convert them to the Config field types."""
+    casts = {"epochs": int, "batch_size": int, "sequence_length": int, "seed": int, "learning_rate": float,
+             "swap_augment": lambda v: str(v).lower() in ("1", "true", "yes", "on"), "precision": str, "attention": str}
+    return {k: casts[k](v) for k, v in overrides.items() if v is not None}
