@@ -40,7 +40,8 @@ class FakeKaggle:
         self.submission_statuses = ["PENDING", "COMPLETE"]
         self.public_score = "0.98765"
         self.competition_zip = b""
-        self.fail = {}  # method -> HTTP status (a bare error page)
+        self.fail = {}  # method -> HTTP status (a bare error page) or (status, JSON error reply)
+        self.auth_headers = []  # Authorization header of every API call
         self.replies = {}  # method -> JSON reply used instead of the normal one
         self.violations = []  # anything that tried to leave (CONNECT, non-localhost hosts)
         self._status_polls = 0
@@ -65,7 +66,8 @@ class FakeKaggle:
         with self.lock:
             self.calls.append((method, body))
             if method in self.fail:
-                return self.fail[method], None
+                failure = self.fail[method]
+                return failure if isinstance(failure, tuple) else (failure, None)
             if method in self.replies:
                 return 200, self.replies[method]
             handler = getattr(self, "api_" + method, None)
@@ -115,6 +117,9 @@ class FakeKaggle:
         if status == "ERROR" and self.kernel_failure:
             reply["failureMessage"] = self.kernel_failure
         return 200, reply
+
+    def api_DownloadDataFiles(self, body):
+        return 302, None
 
     def api_CreateCodeSubmission(self, body):
         self.submissions.append({**body, "polls": 0})
@@ -167,13 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/api/v1/"):
             return self._reply(404, {"code": 404, "message": f"fake Kaggle: {path}"})
         method = path.rsplit("/", 1)[-1]
-        if method == "DownloadDataFiles":
-            with self.fake.lock:
-                self.fake.calls.append((method, json.loads(body or b"{}")))
-                if method in self.fake.fail:
-                    return self._reply(self.fake.fail[method])
-            return self._reply(302, {}, headers={"Location": ZIP_URL})
+        self.fake.auth_headers.append(self.headers.get("Authorization"))
         status, payload = self.fake.handle(method, json.loads(body or b"{}"))
+        if status == 302:  # DownloadDataFiles: the client follows the redirect to the zip
+            return self._reply(302, {}, headers={"Location": ZIP_URL})
         self._reply(status, payload)
 
     def do_GET(self):

@@ -32,6 +32,8 @@ def make_model_dir(root):
     (model / "classifier.weights.h5").write_bytes(os.urandom(3000))
     (model / "preset" / "config.json").write_text('{"class_name": "DebertaV3Backbone"}')
     (model / "preset" / "assets" / "vocab.spm").write_bytes(os.urandom(500))
+    (model / "checkpoint").mkdir()
+    (model / "checkpoint" / "epoch-1.weights.h5").write_bytes(b"optimizer state, not for inference")
     return model
 
 

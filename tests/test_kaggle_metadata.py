@@ -1,0 +1,71 @@
+"""Metadata is checked before anything is uploaded; kernels find their inputs by content."""
+
+import json
+import zipfile
+
+import pytest
+
+from lmsys.config import Config
+from lmsys.kaggle.kernel_inputs import KernelInputError, find_competition_dir, find_model_dir, find_preset_dir
+from lmsys.kaggle.metadata import MetadataError, dataset_metadata, kernel_metadata
+
+
+@pytest.mark.parametrize("slug", ["short", "x" * 51, "Upper-Case", "has_underscore", "-leading", "trailing-"])
+def test_bad_dataset_slugs_are_rejected_naming_the_slug(slug):
+    with pytest.raises(MetadataError, match="dataset slug"):
+        dataset_metadata("someone", slug)
+
+
+@pytest.mark.parametrize("title", ["tiny", "t" * 51])
+def test_titles_outside_6_to_50_characters_are_rejected(title):
+    with pytest.raises(MetadataError, match="6-50 characters"):
+        dataset_metadata("someone", "lmsys-arena-code", title=title)
+
+
+def test_dataset_metadata_has_owner_title_and_one_license():
+    assert dataset_metadata("someone", "lmsys-arena-code") == {
+        "id": "someone/lmsys-arena-code", "title": "lmsys arena code", "licenses": [{"name": "CC0-1.0"}]}
+
+
+def test_infer_kernel_is_offline_and_refuses_tpu():
+    meta = kernel_metadata("infer", "someone", accelerator="p100")
+    assert meta["enable_internet"] is False and meta["machine_shape"] == "NvidiaTeslaP100"
+    assert meta["id"] == "someone/lmsys-arena-infer" and meta["code_file"] == "infer.py"
+    with pytest.raises(MetadataError, match="TPU"):
+        kernel_metadata("infer", "someone", accelerator="tpu")
+
+
+def test_cpu_accelerator_turns_gpu_and_tpu_off():
+    meta = kernel_metadata("train", "someone", accelerator="none")
+    assert (meta["enable_gpu"], meta["enable_tpu"]) == (False, False) and "machine_shape" not in meta
+
+
+def test_unknown_accelerator_and_kernel_are_rejected():
+    with pytest.raises(MetadataError, match="accelerator 'a100'"):
+        kernel_metadata("train", "someone", accelerator="a100")
+    with pytest.raises(MetadataError, match="kernel 'predict'"):
+        kernel_metadata("predict", "someone")
+
+
+def test_kernel_inputs_are_found_by_content_and_zipped_folders_extracted(tmp_path):
+    inp = tmp_path / "input"
+    comp = inp / "competitions" / "lmsys-chatbot-arena"
+    comp.mkdir(parents=True)
+    (comp / "test.csv").write_text("id,prompt,response_a,response_b\n")
+    model = inp / "datasets" / "someone" / "lmsys-arena-model"
+    model.mkdir(parents=True)
+    Config().save(model)
+    with zipfile.ZipFile(model / "best-e1.zip", "w") as archive:
+        archive.writestr("preset/config.json", json.dumps({"class_name": "DebertaV3Backbone"}))
+        archive.writestr("preset/metadata.json", "{}")
+        archive.writestr("head.weights.npz", b"weights")
+    assert find_competition_dir(inp) == str(comp)
+    found = find_model_dir(inp, tmp_path / "work")
+    assert (tmp_path / "work" / "model").samefile(found)
+    with open(f"{found}/best-e1/head.weights.npz", "rb") as fh:
+        assert fh.read() == b"weights"
+    assert find_preset_dir(found).endswith("best-e1/preset")
+    with pytest.raises(KernelInputError, match="attach the model dataset"):
+        find_model_dir(comp, tmp_path / "work2")
+    with pytest.raises(KernelInputError, match="no keras-hub preset"):
+        find_preset_dir(inp / "competitions")
