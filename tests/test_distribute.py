@@ -1,0 +1,113 @@
+"""Data parallel over 2 (forced) CPU devices trains and predicts like one device."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lmsys.distribute import check_batch_size, pad_batch, round_batch_size, setup_data_parallel
+
+SCRIPT = r"""
+import json, os
+import numpy as np
+import jax, keras, keras_hub
+from lmsys.config import Config
+from lmsys.attention import attention_implementation
+from lmsys.distribute import setup_data_parallel
+from lmsys.model import build_classifier, compile_classifier
+
+assert jax.local_device_count() == 2, jax.devices()
+rng = np.random.default_rng(0)
+rows, length = 12, 24
+ids = rng.integers(1, 500, size=(rows, 2, length)).astype("int32")
+mask = np.ones_like(ids)
+mask[::3, 1, 10:] = 0
+mask[1::4, 0, 5:] = 0
+x = {"token_ids": ids * mask, "padding_mask": mask}
+y = np.eye(3, dtype="float32")[rng.integers(0, 3, size=rows)]
+config = Config(dropout=0.0, learning_rate=1e-3, warmup_fraction=0.0)
+
+def run(distributed, attention):
+    keras.distribution.set_distribution(None)
+    devices = setup_data_parallel() if distributed else 1
+    keras.utils.set_random_seed(0)
+    with attention_implementation(attention):
+        backbone = keras_hub.models.DebertaV3Backbone(
+            vocabulary_size=500, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64,
+            max_sequence_length=64, bucket_size=16, dropout=0.0)
+    model = build_classifier(config, backbone)
+    initial = [np.array(w) for w in model.get_weights()]
+    compile_classifier(model, config, total_steps=3)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    kernel = model.trainable_variables[0].value
+    return dict(devices=devices, placed_on=len(kernel.sharding.device_set), initial=initial,
+                weights=[np.array(w) for w in model.get_weights()],
+                preds=np.array(model.predict(x, batch_size=4, verbose=0)))
+
+one = run(False, "keras_hub")
+results = {}
+for attention in ("keras_hub", "fast"):
+    two = run(True, attention)
+    results[attention] = dict(
+        devices=two["devices"], placed_on=two["placed_on"],
+        weight_diff=max(float(np.abs(a - b).max()) for a, b in zip(one["weights"], two["weights"])),
+        pred_diff=float(np.abs(one["preds"] - two["preds"]).max()))
+results["moved"] = max(float(np.abs(a - b).max()) for a, b in zip(one["initial"], one["weights"]))
+results["single_placed_on"] = one["placed_on"]
+print("RESULT " + json.dumps(results))
+"""
+
+
+def test_data_parallel_on_two_devices_matches_one_device():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    results = json.loads(line[len("RESULT "):])
+    assert results["moved"] > 1e-4  # training really changed the weights
+    assert results["single_placed_on"] == 1
+    for attention in ("keras_hub", "fast"):
+        r = results[attention]
+        assert r["devices"] == 2 and r["placed_on"] == 2, r  # variables replicated over both devices
+        assert r["weight_diff"] < 1e-5, (attention, r)
+        assert r["pred_diff"] < 1e-5, (attention, r)
+
+
+def test_setup_data_parallel_is_a_no_op_on_one_device():
+    keras = pytest.importorskip("keras")
+    import jax
+
+    if jax.local_device_count() != 1:
+        pytest.skip("this process sees several devices")
+    assert setup_data_parallel() == 1
+    assert keras.distribution.distribution() is None
+
+
+def test_batch_sizes_are_rounded_or_rejected_for_the_device_count():
+    assert round_batch_size(16, 2) == 16
+    assert round_batch_size(15, 2) == 16
+    assert round_batch_size(5, 8) == 8
+    assert round_batch_size(7, 1) == 7
+    assert check_batch_size(16, 8) == 16
+    with pytest.raises(ValueError, match="batch size 6 is not a multiple of the 4 devices; use 8"):
+        check_batch_size(6, 4)
+    with pytest.raises(ValueError):
+        round_batch_size(0, 2)
+
+
+def test_pad_batch_repeats_a_real_row_and_reports_real_rows():
+    batch = {"token_ids": np.arange(6).reshape(3, 2), "padding_mask": np.ones((3, 2))}
+    padded, rows = pad_batch(batch, 4)
+    assert rows == 3
+    assert padded["token_ids"].shape == (4, 2)
+    np.testing.assert_array_equal(padded["token_ids"][3], batch["token_ids"][0])
+    same, rows = pad_batch(np.zeros((4, 5)), 2)
+    assert rows == 4 and same.shape == (4, 5)
+    with pytest.raises(ValueError, match="disagree"):
+        pad_batch({"a": np.zeros(3), "b": np.zeros(4)}, 2)
