@@ -29,6 +29,7 @@ FIGSIZE = (10, 6)  # inches; at DPI this gives 1000 x 600 pixel images
 DPI = 100
 CURVES = (("loss", "val_loss", "loss"), ("log_loss", "val_log_loss", "log loss"), ("accuracy", "val_accuracy", "accuracy"))
 CLASS_TITLES = ("A wins", "B wins", "tie")
+MIN_BIN_ROWS = 10
 
 
 def find_model_dirs(root) -> list[str]:
@@ -142,8 +143,10 @@ def plot_calibration(model_dirs, path, bins: int = 10) -> str | None:
     for i, (d, frame) in enumerate(preds):
         y = frame["class_label"].to_numpy()
         for k, ax in enumerate(axes):
-            mean_p, freq, _ = calibration_curve(frame[LABEL_COLUMNS[k]].to_numpy(dtype=float), (y == k).astype(float), bins)
-            ax.plot(mean_p, freq, "-o", color=f"C{i % 10}", ms=3, label=f"{_label(d)} ({len(frame)} rows)")
+            mean_p, freq, count = calibration_curve(frame[LABEL_COLUMNS[k]].to_numpy(dtype=float),
+                                                    (y == k).astype(float), bins)
+            keep = count >= MIN_BIN_ROWS  # a bin of 3 rows is noise, not miscalibration
+            ax.plot(mean_p[keep], freq[keep], "-o", color=f"C{i % 10}", ms=3, label=f"{_label(d)} ({len(frame)} rows)")
     for k, ax in enumerate(axes):
         ax.plot([0, 1], [0, 1], ":", color="black", lw=1)
         ax.set_xlim(0, 1)
@@ -152,7 +155,7 @@ def plot_calibration(model_dirs, path, bins: int = 10) -> str | None:
         ax.set_xlabel("predicted probability")
     axes[0].set_ylabel("observed frequency")
     axes[0].legend(fontsize=7)
-    fig.suptitle("Calibration of validation predictions")
+    fig.suptitle(f"Calibration of validation predictions (bins of at least {MIN_BIN_ROWS} rows)")
     fig.tight_layout()
     return _save(fig, path)
 
