@@ -127,10 +127,10 @@ def _fit_fold(df_tr, y_tr, params, seed):
     return booster, tfidf, rounds
 
 
-def cross_validate(df: pd.DataFrame, params: dict, seed: int = 42, progress: bool = True) -> dict:
-    """Out-of-fold probabilities of every row and what each fold chose."""
+def cross_validate(df: pd.DataFrame, params: dict, seed: int = 42, progress: bool = True, folds=None) -> dict:
+    """Out-of-fold probabilities of every row and what each fold chose (folds: stratified unless given)."""
     y = df["class_label"].to_numpy()
-    folds = fold_ids(df, n_splits=params["n_splits"], seed=seed)
+    folds = fold_ids(df, n_splits=params["n_splits"], seed=seed) if folds is None else np.asarray(folds)
     oof = np.zeros((len(df), 3))
     prior = np.zeros((len(df), 3))
     rounds, fold_losses = [], []
