@@ -19,17 +19,13 @@ from scipy.optimize import minimize, minimize_scalar
 
 from lmsys.atomic import write_json
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
+from lmsys.metrics import log_loss
+from lmsys.predict import predict_proba
 from lmsys.submission import make_submission, write_submission
 
 VAL_PREDICTIONS_FILE = "val_predictions.csv"
 EPS = 1e-15
 TEMPERATURE_BOUNDS = (0.25, 4.0)
-
-
-def log_loss(y, probs) -> float:
-    p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0)
-    p = p / p.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(p[np.arange(len(y)), np.asarray(y)])))
 
 
 def read_val_predictions(model_dir) -> pd.DataFrame:
@@ -135,21 +131,18 @@ def fit_blend(model_dirs, temperature: bool = True) -> dict:
     }
 
 
-def _default_predict(model_dir, df):
-    from lmsys.predict import predict_proba
-
-    return predict_proba(model_dir, df)
-
-
 def blend_params_path(out_csv) -> str:
     root, _ = os.path.splitext(os.fspath(out_csv))
     return root + ".blend.json"
 
 
 def blend(model_dirs, test_csv, out_csv, temperature: bool = True, predict_fn=None) -> dict:
-    """Fit the blend, predict `test_csv` with every model, write a validated submission and the blend JSON."""
+    """Fit the blend, predict `test_csv` with every model, write a validated submission and the blend JSON.
+
+    `predict_fn(model_dir, df) -> (n, 3)` defaults to lmsys.predict.predict_proba (any model type).
+    """
     params = fit_blend(model_dirs, temperature=temperature)
-    predict_fn = predict_fn or _default_predict
+    predict_fn = predict_fn or predict_proba
     test = load_competition_csv(test_csv)
     parts = []
     for d, w in zip(params["model_dirs"], params["weights"]):

@@ -31,6 +31,7 @@ from lmsys.atomic import atomic_path, replace_dir, write_json
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
 from lmsys.features import TfidfState, build_features, feature_names, swap_features
+from lmsys.metrics import log_loss
 from lmsys.split import fold_ids
 
 MODEL_FILE = "model.txt"
@@ -38,7 +39,6 @@ TFIDF_FILE = "tfidf.json"
 METRICS_FILE = "metrics.json"
 VAL_PREDICTIONS_FILE = "val_predictions.csv"
 SWAP_LABEL = np.array([1, 0, 2])  # class index after an A/B swap (also the column order to swap back)
-EPS = 1e-15
 
 DEFAULT_PARAMS = {
     "n_splits": 5,
@@ -74,13 +74,6 @@ def _lgb_params(params: dict, seed: int) -> dict:
         "lambda_l2": params["lambda_l2"], "num_threads": params["num_threads"], "seed": seed,
         "deterministic": True, "force_row_wise": True,
     }
-
-
-def log_loss(y: np.ndarray, probs: np.ndarray) -> float:
-    """Multiclass log loss as Kaggle computes it (rows renormalised, clipped)."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1 - EPS)
-    p = p / p.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(p[np.arange(len(y)), np.asarray(y)])))
 
 
 def prior_probs(y: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 
 import matplotlib
 
@@ -24,6 +23,7 @@ import pandas as pd  # noqa: E402
 from lmsys.atomic import atomic_path, write_text  # noqa: E402
 from lmsys.config import CONFIG_FILE, Config  # noqa: E402
 from lmsys.data import CLASS_NAMES, LABEL_COLUMNS, load_competition_csv  # noqa: E402
+from lmsys.paths import MODELS_DIR  # noqa: E402
 
 FIGSIZE = (10, 6)  # inches; at DPI this gives 1000 x 600 pixel images
 DPI = 100
@@ -189,22 +189,17 @@ def models_table(model_dirs) -> str:
 
 
 def _load_train(train_csv):
-    """The parsed train csv; without one, data/train.csv, else the built-in sample (said so)."""
-    if train_csv is None and os.path.exists(os.path.join("data", "train.csv")):
-        train_csv = os.path.join("data", "train.csv")
-    if train_csv is None:
-        from lmsys.sample import SAMPLE_NOTE, write_sample
+    """The parsed train csv; without one, data/train.csv, else the built-in sample (lmsys.paths says so)."""
+    from lmsys.paths import resolve_train_csv
 
-        print(SAMPLE_NOTE)
-        with tempfile.TemporaryDirectory(prefix="lmsys-sample-") as tmp:
-            return load_competition_csv(write_sample(tmp)[0]), "the built-in synthetic sample"
+    train_csv = resolve_train_csv(train_csv)
     df = load_competition_csv(train_csv)
     if "class_label" not in df.columns:
         raise ValueError(f"{train_csv}: a test csv (no winner columns); the report needs a train csv")
     return df, os.fspath(train_csv)
 
 
-def run_report(train_csv=None, model_dirs=None, models_root="models", out_dir="reports") -> dict:
+def run_report(train_csv=None, model_dirs=None, models_root=MODELS_DIR, out_dir="reports") -> dict:
     """Write every plot that has data, and models.md; returns {name: path} of what was written."""
     written = {}
     df, source = _load_train(train_csv)

@@ -10,8 +10,9 @@ import pytest
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
 from lmsys.features import swap_frame
-from lmsys.features_model import (DEFAULT_PARAMS, cross_validate, load_model, log_loss, model_params, predict_proba,
+from lmsys.features_model import (DEFAULT_PARAMS, cross_validate, load_model, model_params, predict_proba,
                                   train_features_model)
+from lmsys.metrics import log_loss
 
 TRAIN = "../shared/data/train_sample.csv"
 TEST = "../shared/data/test.csv"
