@@ -181,7 +181,7 @@ def models_table(model_dirs) -> str:
             with open(metrics_path, encoding="utf-8") as fh:
                 metrics = json.load(fh)
         preset = "-" if config.model_type == "features" else config.preset
-        row = [os.fspath(d), config.model_type, preset, config.data or "-", _fmt(metrics.get("val_log_loss")),
+        row = [_fmt(os.fspath(d)), _fmt(config.model_type), _fmt(preset), _fmt(config.data or "-"), _fmt(metrics.get("val_log_loss")),
                _fmt(metrics.get("val_accuracy"), 3), _fmt(metrics.get("prior_log_loss")), _fmt(metrics.get("epochs")),
                _fmt(metrics.get("wall_time_s"), 1), _fmt(metrics.get("rows_per_s"), 1)]
         lines.append("| " + " | ".join(row) + " |")
