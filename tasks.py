@@ -60,4 +60,28 @@ def test(c):
 
 # --- features model, blend, report (lmsys.features_model, lmsys.blend, lmsys.report) ---
 
+
+@task(iterable=["model"],
+      help={"model": "a model directory (repeat the flag; default: every one under models/ with val_predictions.csv)",
+            "data": "test csv (default: data/test.csv, else the built-in sample's)",
+            "out": "submission csv to write (the weights go beside it as .blend.json)",
+            "temperature": "also fit a temperature on the validation rows"})
+def blend(c, model=None, data=None, out="submission/blend.csv", temperature=True):
+    """Blend model directories: weights (and temperature) fitted on their common validation rows."""
+    from lmsys.blend import run_from_cli
+
+    run_from_cli(model_dirs=model, test_csv=data, out=out, temperature=temperature)
+
+
+@task(iterable=["model"],
+      help={"data": "train csv for the data plots (default: data/train.csv, else the built-in sample)",
+            "model": "a model directory (repeat the flag; default: every one under --root)",
+            "root": "where to look for model directories", "out": "folder for the PNGs and models.md"})
+def report(c, data=None, model=None, root="models", out="reports"):
+    """PNGs (models, winners, training curves, calibration) and models.md under reports/."""
+    from lmsys.report import run_report
+
+    run_report(train_csv=data, model_dirs=model or None, models_root=root, out_dir=out)
+
+
 # --- Kaggle (lmsys.kaggle) ---

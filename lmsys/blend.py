@@ -162,3 +162,18 @@ def blend(model_dirs, test_csv, out_csv, temperature: bool = True, predict_fn=No
           f"T={params['temperature']:.3f}, log loss on {params['n_rows']} common validation rows "
           f"{params['blend_log_loss']:.4f} -> {out_csv}")
     return params
+
+
+def run_from_cli(model_dirs=None, test_csv=None, out="submission/blend.csv", temperature=True, models_root=None) -> dict:
+    """`invoke blend`: the given model dirs, else every one under models/ that has validation predictions."""
+    from lmsys.paths import MODELS_DIR, resolve_test_csv
+    from lmsys.report import find_model_dirs
+
+    if not model_dirs:
+        root = models_root or MODELS_DIR
+        model_dirs = [d for d in find_model_dirs(root) if os.path.exists(os.path.join(d, VAL_PREDICTIONS_FILE))]
+        if not model_dirs:
+            raise FileNotFoundError(f"no model directory with {VAL_PREDICTIONS_FILE} under {root}/; "
+                                    "train some first or pass --model DIR")
+    truthy = temperature if isinstance(temperature, bool) else str(temperature).lower() in ("1", "true", "yes", "on")
+    return blend(model_dirs, resolve_test_csv(test_csv), out, temperature=truthy)
