@@ -8,6 +8,7 @@ lone surrogates are repaired code point by code point, and anything malformed ra
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -65,18 +66,21 @@ class ParseReport:
         return "; ".join(parts)
 
 
+# Undecodable bytes become this private-use character, so the row holding them can be named.
+_BAD_BYTE = "\U000F0BAD"
+codecs.register_error("lmsys_mark_bad_bytes", lambda err: (_BAD_BYTE, err.end))
+
+
 def _read_text(path) -> str:
-    """Decode as UTF-8, keeping undecodable bytes as U+DC80..U+DCFF so the row can be named."""
     with open(path, "rb") as fh:
         raw = fh.read()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    return raw.decode("utf-8", errors="surrogateescape")
+    return raw.decode("utf-8", errors="lmsys_mark_bad_bytes")
 
 
-def _has_escaped_bytes(text: str) -> bool:
-    # Strict UTF-8 decoding never yields surrogates, so any here came from surrogateescape.
-    return not text.isascii() and any("\udc80" <= ch <= "\udcff" for ch in text)
+def _has_bad_bytes(text: str) -> bool:
+    return not text.isascii() and _BAD_BYTE in text
 
 
 def parse_turns(cell: str) -> tuple[list[str], int]:
@@ -84,24 +88,31 @@ def parse_turns(cell: str) -> tuple[list[str], int]:
 
     Raises ValueError with the reason when the cell is not a JSON list of strings/nulls.
     """
-    if cell == "" or cell.strip().lower() in ("nan", "none", "null"):
-        raise ValueError(f"empty or missing cell ({cell!r}); expected a JSON list of strings")
     try:
         value = json.loads(cell)
     except json.JSONDecodeError as exc:
+        if cell.strip().lower() in ("", "nan", "none", "null"):
+            raise ValueError(f"empty or missing cell ({cell!r}); expected a JSON list of strings") from None
         hint = " (looks like a Python literal; expected JSON with double quotes)" if "'" in cell[:3] else ""
         raise ValueError(f"not valid JSON{hint}: {exc.msg} at char {exc.pos}") from None
-    if not isinstance(value, list):
+    if type(value) is not list:
+        if value is None or value != value:  # null or NaN: an empty cell written by a tool
+            raise ValueError(f"empty or missing cell ({cell!r}); expected a JSON list of strings")
         raise ValueError(f"expected a JSON list, got {type(value).__name__}")
+    if all(type(t) is str for t in value):
+        return value, 0
     nulls = 0
     for i, turn in enumerate(value):
         if turn is None:
             nulls += 1
         elif not isinstance(turn, str):
             raise ValueError(f"turn {i} is {type(turn).__name__}, expected a string or null")
-    if nulls:
-        value = ["" if t is None else t for t in value]
-    return value, nulls
+    return ["" if t is None else t for t in value], nulls
+
+
+def _may_hold_surrogates(cell: str) -> bool:
+    """Lone surrogates can only come from \\uD8xx-\\uDFxx escapes; most cells hold none."""
+    return "\\ud" in cell or "\\uD" in cell
 
 
 def _labels(frame: pd.DataFrame, path, ids, strict, bad: dict) -> np.ndarray:
@@ -152,7 +163,10 @@ def load_competition_csv(path, strict: bool = True) -> pd.DataFrame:
     bad: dict = {}
     raw_ids = frame["id"].str.strip()
     num_ids = pd.to_numeric(raw_ids, errors="coerce")
-    ids = [int(v) if v == v and float(v).is_integer() else raw_ids.iat[i] for i, v in enumerate(num_ids)]
+    if num_ids.notna().all() and (num_ids % 1 == 0).all():
+        ids = num_ids.astype(np.int64).tolist()
+    else:
+        ids = [int(v) if v == v and float(v).is_integer() else raw_ids.iat[i] for i, v in enumerate(num_ids)]
     for i in np.flatnonzero(num_ids.isna().to_numpy()):
         _fail(path, f"#{i + 1} ({raw_ids.iat[i]!r})", "id", "id is not an integer", strict, bad)
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
@@ -164,8 +178,9 @@ def load_competition_csv(path, strict: bool = True) -> pd.DataFrame:
             bad.setdefault(ids[i], "id: duplicate id")
 
     for col in frame.columns:
-        if frame[col].map(_has_escaped_bytes).any():
-            for i in np.flatnonzero(frame[col].map(_has_escaped_bytes).to_numpy()):
+        bad_bytes = frame[col].map(_has_bad_bytes).to_numpy()
+        if bad_bytes.any():
+            for i in np.flatnonzero(bad_bytes):
                 _fail(path, ids[i], col, "holds bytes that are not valid UTF-8", strict, bad)
 
     parsed = {}
@@ -180,8 +195,9 @@ def load_competition_csv(path, strict: bool = True) -> pd.DataFrame:
                 _fail(path, ids[i], col, str(exc), strict, bad)
                 out.append([])
                 continue
-            turns, failed = repair_turns(turns)
-            encode_fail[i] |= failed
+            if _may_hold_surrogates(cell):
+                turns, failed = repair_turns(turns)
+                encode_fail[i] |= failed
             row_nulls[i] += nulls
             out.append(turns)
         parsed[col] = out
@@ -216,7 +232,7 @@ def _count(df: pd.DataFrame, report: ParseReport):
     report.rows = len(df)
     report.multi_turn_rows = sum(len(t) > 1 for t in p)
     report.encode_fail_rows = int(df["encode_fail"].sum())
-    report.empty_responses = sum(all(s == "" for s in x) for x in a) + sum(all(s == "" for s in x) for x in b)
+    report.empty_responses = sum(not any(x) for x in a) + sum(not any(x) for x in b)
     report.identical_responses = sum(x == y for x, y in zip(a, b))
     report.turn_count_mismatch = sum(not (len(x) == len(y) == len(z)) for x, y, z in zip(p, a, b))
     report.long_texts = sum(sum(map(len, x)) > LONG_TEXT_CHARS for col in (p, a, b) for x in col)

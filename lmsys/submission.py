@@ -43,7 +43,7 @@ def validate_submission(sub: pd.DataFrame, test_ids) -> None:
         same = ids.astype(str) == test_ids.astype(str)
     if not same.all():
         i = int(np.flatnonzero(~same)[0])
-        raise SubmissionError(f"row {i}: id {ids[i]!r} but the test file has {test_ids[i]!r} there "
+        raise SubmissionError(f"row {i}: id {ids[i]} but the test file has {test_ids[i]} there "
                               "(ids and their order must be those of the test file)")
     values = sub[list(LABEL_COLUMNS)]
     numeric = values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
