@@ -95,6 +95,7 @@ def fit_weights(probs, y) -> np.ndarray:
     result = minimize(lambda w: log_loss(y, mix(probs, w)), np.full(k, 1.0 / k), method="SLSQP",
                       bounds=[(0.0, 1.0)] * k, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}])
     w = np.clip(result.x, 0.0, None)
+    w[w < 1e-6] = 0.0  # SLSQP leaves ~1e-16 on dropped models; make them exactly unused
     w = w / w.sum()
     # SLSQP can stop early on flat losses; never return something worse than the best single model.
     best_single = min(range(k), key=lambda i: log_loss(y, probs[i]))
