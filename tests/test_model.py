@@ -1,0 +1,150 @@
+import os
+
+import numpy as np
+import pytest
+
+from conftest import REAL_TRAIN
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_parts):
+    from lmsys.model import build_classifier
+
+    config, tokenizer, backbone = tiny_parts
+    return build_classifier(config, backbone)
+
+
+@pytest.fixture(scope="module")
+def real_pairs(tiny_parts, tiny_texts):
+    from lmsys.tokens import tokenize_pairs
+
+    config, tokenizer, _ = tiny_parts
+    return tokenize_pairs(tiny_texts[0].head(40), config, tokenizer, progress=False)
+
+
+def test_options_fit_the_sequence_length_with_cls_and_sep(tiny_parts, real_pairs):
+    config, tokenizer, _ = tiny_parts
+    lengths = real_pairs.lengths()
+    assert lengths.max() <= config.sequence_length
+    assert (lengths == config.sequence_length).any()  # long rows were cut to fit, not dropped
+    for ids in real_pairs.a[:5]:
+        assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+
+
+def test_padding_contents_do_not_change_the_output(classifier, real_pairs):
+    from lmsys.batching import pad_pairs
+
+    x = pad_pairs(real_pairs, np.arange(8), 96)
+    base = np.asarray(classifier.predict_on_batch(x))
+    noisy = {k: v.copy() for k, v in x.items()}
+    rng = np.random.default_rng(0)
+    pad = ~noisy["padding_mask"]
+    assert pad.any()
+    noisy["token_ids"][pad] = rng.integers(5, 700, size=pad.sum())
+    out = np.asarray(classifier.predict_on_batch(noisy))
+    np.testing.assert_allclose(out, base, rtol=1e-5, atol=1e-6)
+    longer = pad_pairs(real_pairs, np.arange(8), 128)  # more padding, same real tokens
+    np.testing.assert_allclose(np.asarray(classifier.predict_on_batch(longer)), base, rtol=1e-4, atol=1e-5)
+
+
+def test_swap_tta_output_swaps_a_and_b_when_the_input_is_swapped(tiny_parts, classifier, real_pairs):
+    from lmsys.predict import predict_pairs_with_tta, swap_ab
+
+    config = tiny_parts[0]
+    p = predict_pairs_with_tta(classifier, real_pairs, config, tta=True)
+    q = predict_pairs_with_tta(classifier, real_pairs.swapped(), config, tta=True)
+    np.testing.assert_allclose(q, swap_ab(p), atol=1e-6)
+    plain = predict_pairs_with_tta(classifier, real_pairs, config, tta=False)
+    assert not np.allclose(plain, swap_ab(predict_pairs_with_tta(classifier, real_pairs.swapped(), config, tta=False)))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_prediction_returns_rows_in_their_own_order(tiny_parts, classifier, real_pairs):
+    from lmsys.predict import predict_pairs
+
+    config = tiny_parts[0]
+    whole = predict_pairs(classifier, real_pairs, config)
+    order = np.random.default_rng(1).permutation(len(real_pairs))
+    shuffled = predict_pairs(classifier, real_pairs.take(order), config)
+    np.testing.assert_allclose(shuffled, whole[order], atol=1e-6)
+
+
+def test_head_runs_in_float32_under_mixed_precision(tiny_parts, tiny_texts):
+    import keras
+
+    from lmsys.backbone import load_backbone
+    from lmsys.model import build_classifier
+
+    config, tokenizer, _ = tiny_parts
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = build_classifier(config, load_backbone("tiny", config, tokenizer))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    ids = np.ones((2, 2, 16), dtype="int32")
+    out = model({"token_ids": ids, "padding_mask": ids})
+    assert str(out.dtype) == "float32"
+    assert model.backbone.compute_dtype == "bfloat16"
+    np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_tiny_preset_saved_with_save_to_preset_loads_back_from_its_directory(tiny_parts, tmp_path):
+    from lmsys.backbone import load_backbone, load_tokenizer, save_preset
+
+    config, tokenizer, backbone = tiny_parts
+    save_preset(tmp_path / "preset", backbone, tokenizer)
+    assert {"config.json", "model.weights.h5", "tokenizer.json"} <= set(os.listdir(tmp_path / "preset"))
+    tok2 = load_tokenizer(str(tmp_path / "preset"))
+    bb2 = load_backbone(str(tmp_path / "preset"), config)
+    assert list(tok2("Prompt: hello world")) == list(tokenizer("Prompt: hello world"))
+    x = {"token_ids": np.array([[1, 20, 30, 2, 0]], "int32"), "padding_mask": np.array([[1, 1, 1, 1, 0]], "int32")}
+    np.testing.assert_allclose(np.asarray(bb2(x)), np.asarray(backbone(x)), atol=1e-6)
+
+
+def test_a_missing_local_preset_is_a_clear_error(tmp_path):
+    from lmsys.backbone import load_tokenizer
+
+    with pytest.raises(FileNotFoundError, match="not a keras-hub preset directory"):
+        load_tokenizer(str(tmp_path / "nothing"))
+
+
+def test_learning_rate_warms_up_then_decays_within_the_run(tiny_parts, classifier):
+    from lmsys.model import compile_classifier
+
+    config = tiny_parts[0].replace(learning_rate=1e-3, warmup_fraction=0.1, min_lr_fraction=0.05)
+    compile_classifier(classifier, config, total_steps=100)
+    schedule = classifier.optimizer.learning_rate if callable(classifier.optimizer.learning_rate) else \
+        classifier.optimizer._learning_rate
+    lr = [float(schedule(step)) for step in (0, 10, 50, 99, 100)]
+    assert lr[0] < lr[1] and abs(lr[1] - 1e-3) < 1e-9  # warm-up reaches the peak at 10% of the steps
+    assert lr[2] < lr[1] and lr[4] <= 1e-3 * 0.05 + 1e-9  # decays to the floor by the last step
+
+
+def test_precision_follows_the_device():
+    from lmsys.precision import policy_for_device, resolve_precision
+
+    assert policy_for_device("gpu", "Tesla T4") == "mixed_float16"
+    assert policy_for_device("gpu", "Tesla P100-PCIE-16GB") == "mixed_float16"
+    assert policy_for_device("gpu", "NVIDIA H100 80GB HBM3") == "mixed_bfloat16"
+    assert policy_for_device("tpu", "TPU v3") == "mixed_bfloat16"
+    assert policy_for_device("cpu", "cpu") == "float32"
+    assert resolve_precision("auto") == "float32"  # this machine is a CPU
+    assert resolve_precision("mixed_float16") == "mixed_float16"
+    with pytest.raises(ValueError):
+        resolve_precision("fp8")
+
+
+def test_bucketing_pads_less_than_fixed_length_and_keeps_every_row(tiny_parts, real_pairs):
+    from lmsys.batching import padded_fraction, prediction_plan, training_plan
+
+    config = tiny_parts[0]
+    fixed = config.replace(buckets=[])
+    assert padded_fraction(real_pairs, config) < padded_fraction(real_pairs, fixed)
+    plan = prediction_plan(real_pairs.lengths(), config)
+    seen = np.concatenate([index[:real] for index, _, real in plan])
+    assert sorted(seen.tolist()) == list(range(len(real_pairs)))
+    for index, length, _ in plan:
+        assert real_pairs.lengths()[index].max() <= length
+    rng = np.random.default_rng(0)
+    shapes = {(len(i), L) for i, L in training_plan(real_pairs.lengths(), config, rng)}
+    assert len(shapes) <= len(config.buckets) + 1
