@@ -38,6 +38,9 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv),
                       option("--output", "LMSYS_OUTPUT_DIR", "/kaggle/working", argv))
+    import lmsys
+
+    print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)
     from lmsys.kaggle.kernel_main import main_infer
 
     main_infer(argv)

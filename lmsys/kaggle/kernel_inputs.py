@@ -40,14 +40,14 @@ def _read_json(path):
         return None
 
 
-def find_competition_dir(input_dir) -> str:
-    """The directory holding the competition's test.csv (the competition's own folder first)."""
+def find_competition_dir(input_dir, needs: str = "test.csv") -> str:
+    """The directory holding the competition's `needs` file (the competition's own folder first)."""
     candidates = []
     for dirpath, _, filenames in _walk(input_dir):
-        if "test.csv" in filenames:
+        if needs in filenames:
             candidates.append(dirpath)
     if not candidates:
-        raise KernelInputError(f"{input_dir}: no test.csv found; attach the competition {COMPETITION!r}")
+        raise KernelInputError(f"{input_dir}: no {needs} found; attach the competition {COMPETITION!r}")
     candidates.sort(key=lambda d: (os.path.basename(d) != COMPETITION, d))
     return candidates[0]
 

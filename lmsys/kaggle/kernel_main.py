@@ -97,7 +97,7 @@ def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=No
     from lmsys.config import Config
     from lmsys.train import train_model
 
-    train_csv = os.path.join(find_competition_dir(input_dir), "train.csv")
+    train_csv = os.path.join(find_competition_dir(input_dir, "train.csv"), "train.csv")
     preset = preset or find_preset_dir(input_dir)
     accelerator = accelerator or detect_accelerator()
     overrides = setup_accelerator(accelerator, dict(overrides or {}))
