@@ -85,3 +85,59 @@ def report(c, data=None, model=None, root="models", out="reports"):
 
 
 # --- Kaggle (lmsys.kaggle) ---
+
+@task(help={"out": "directory for train.csv, test.csv, sample_submission.csv"})
+def download(c, out="data"):
+    """Download the competition files with the kaggle client, unzip and check them."""
+    from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.workflows import download as run
+
+    with clean_exit():
+        run(out)
+
+
+@task(help={"owner": "Kaggle user (default: from the credentials)", "slug": "dataset slug",
+            "notes": "version notes"})
+def push_code(c, owner=None, slug="lmsys-arena-code", notes="lmsys code"):
+    """Upload the lmsys package as a Kaggle dataset (create, or a new version)."""
+    from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.workflows import push_code as run
+
+    with clean_exit():
+        run(owner=owner, slug=slug, notes=notes)
+
+
+@task(help={"model": "model directory made by `invoke train`", "owner": "Kaggle user (default: from the credentials)",
+            "slug": "dataset slug", "notes": "version notes"})
+def push_model(c, model, owner=None, slug="lmsys-arena-model", notes=None):
+    """Upload a model directory as a Kaggle dataset (create, or a new version)."""
+    from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.workflows import push_model as run
+
+    with clean_exit():
+        run(model, owner=owner, slug=slug, notes=notes)
+
+
+@task(help={"kernel": "infer or train", "accelerator": "gpu (T4 x2), p100, tpu (train only) or none",
+            "owner": "Kaggle user (default: from the credentials)",
+            "preset_source": "Kaggle Model for the train kernel, owner/model/framework/variation/version"})
+def push_kernel(c, kernel="infer", accelerator=None, owner=None, preset_source=None):
+    """Push kernels/<kernel> with owner, slugs, sources and accelerator filled in."""
+    from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.workflows import push_kernel as run
+
+    with clean_exit():
+        run(kernel, owner=owner, accelerator=accelerator, preset_source=preset_source)
+
+
+@task(help={"message": "submission description", "accelerator": "gpu (T4 x2), p100 or none",
+            "owner": "Kaggle user (default: from the credentials)",
+            "kernel_timeout": "hours to wait for the kernel run", "poll": "seconds between status checks"})
+def submit(c, message="lmsys", accelerator=None, owner=None, kernel_timeout=9.5, poll=60):
+    """Push the inference kernel, wait for it, submit that version, print the score."""
+    from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.workflows import submit as run
+
+    with clean_exit():
+        run(owner=owner, message=message, accelerator=accelerator, kernel_timeout_s=float(kernel_timeout) * 3600,
+            poll_s=float(poll))

@@ -130,3 +130,28 @@ def test_submit_pushes_waits_submits_that_version_and_reports_the_score(fake_kag
     # Order matters: the kernel is pushed, finished, and only then submitted.
     methods = fake_kaggle.methods()
     assert methods.index("SaveKernel") < methods.index("GetKernelSessionStatus") < methods.index("CreateCodeSubmission")
+
+
+def run_invoke(*args):
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    invoke = os.path.join(os.path.dirname(sys.executable), "invoke")
+    return subprocess.run([invoke, *args], cwd=repo, capture_output=True, text=True, timeout=120)
+
+
+def test_invoke_push_kernel_task_reaches_the_server(fake_kaggle):
+    proc = run_invoke("push-kernel", "--kernel", "train", "--accelerator", "tpu")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Kernel version 1 successfully pushed" in proc.stdout
+    assert fake_kaggle.requests_for("SaveKernel")[0]["enableTpu"] is True
+
+
+def test_invoke_task_without_credentials_prints_one_message_no_traceback(fake_kaggle, monkeypatch):
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    proc = run_invoke("push-code")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: No Kaggle credentials found") and "Traceback" not in proc.stderr
+    assert fake_kaggle.calls == []

@@ -11,8 +11,19 @@ ones the client only prints while exiting 0.
     workflows.py    download, push-code, push-model, push-kernel, submit
 """
 
+import contextlib
+
 COMPETITION = "lmsys-chatbot-arena"
 
 
 class KaggleError(RuntimeError):
     """A Kaggle step failed; the message carries the client's own words."""
+
+
+@contextlib.contextmanager
+def clean_exit():
+    """For command-line entry points: a KaggleError ends the run with its message, not a traceback."""
+    try:
+        yield
+    except KaggleError as exc:
+        raise SystemExit(f"error: {exc}") from None
