@@ -182,15 +182,14 @@ def _check_frame(df: pd.DataFrame) -> None:
                                  f"got {type(value).__name__}")
 
 
-def build_features(df: pd.DataFrame, tfidf: TfidfState) -> np.ndarray:
-    """The (n_rows, n_features) float32 matrix, columns as in :func:`feature_names`."""
+def base_features(df: pd.DataFrame) -> np.ndarray:
+    """Every feature but the TF-IDF ones (left 0), float64; they do not depend on any fitted state,
+    so cross-validation computes them once for all folds."""
     _check_frame(df)
-    prompts = [_join(t) for t in df["prompt"]]
-    texts_a = [_join(t) for t in df["response_a"]]
-    texts_b = [_join(t) for t in df["response_b"]]
     n = len(df)
     side_a, side_b, shared = [], [], []
-    for i, (p, a, b) in enumerate(zip(prompts, texts_a, texts_b)):
+    for i in range(n):
+        p, a, b = _join(df["prompt"].iat[i]), _join(df["response_a"].iat[i]), _join(df["response_b"].iat[i])
         pw = set(_words(p))
         fa = side_features(pw, df["response_a"].iat[i], a)
         fb = side_features(pw, df["response_b"].iat[i], b)
@@ -202,23 +201,34 @@ def build_features(df: pd.DataFrame, tfidf: TfidfState) -> np.ndarray:
             abs(math.log((len(a) + 1) / (len(b) + 1))),
             float(df["encode_fail"].iat[i]) if "encode_fail" in df.columns else 0.0,
         ])
-        side_a.append(fa)
-        side_b.append(fb)
-    if n:
-        vp, va, vb = tfidf.transform(prompts), tfidf.transform(texts_a), tfidf.transform(texts_b)
-        sim_a, sim_b, sim_ab = _rowwise_cosine(vp, va), _rowwise_cosine(vp, vb), _rowwise_cosine(va, vb)
-    else:
-        sim_a = sim_b = sim_ab = np.zeros(0)
-    a = np.array([[f[k] for k in SIDE_FEATURES] for f in side_a], dtype=np.float64).reshape(n, -1)
-    b = np.array([[f[k] for k in SIDE_FEATURES] for f in side_b], dtype=np.float64).reshape(n, -1)
-    j = SIDE_FEATURES.index("tfidf_prompt")
-    a[:, j], b[:, j] = sim_a, sim_b
-    shared = np.array(shared, dtype=np.float64).reshape(n, -1)
-    shared[:, SHARED_FEATURES.index("tfidf_ab")] = sim_ab
+        side_a.append([fa[k] for k in SIDE_FEATURES])
+        side_b.append([fb[k] for k in SIDE_FEATURES])
+    a = np.array(side_a, dtype=np.float64).reshape(n, len(SIDE_FEATURES))
+    b = np.array(side_b, dtype=np.float64).reshape(n, len(SIDE_FEATURES))
+    shared = np.array(shared, dtype=np.float64).reshape(n, len(SHARED_FEATURES))
     ri = [SIDE_FEATURES.index(f) for f in RATIO_FEATURES]
     ratio = np.log1p(a[:, ri]) - np.log1p(b[:, ri])
-    x = np.concatenate([a, b, a - b, ratio, shared], axis=1)
+    return np.concatenate([a, b, a - b, ratio, shared], axis=1)
+
+
+def with_tfidf(base: np.ndarray, df: pd.DataFrame, tfidf: TfidfState) -> np.ndarray:
+    """`base` (from base_features of the same rows) with the TF-IDF similarities filled in, as float32."""
+    if len(base) != len(df):
+        raise ValueError(f"features: {len(base)} feature rows for {len(df)} data rows")
+    x = np.array(base, dtype=np.float64, copy=True)
+    if len(df):
+        vp, va, vb = (tfidf.transform([_join(t) for t in df[col]]) for col in TEXT_COLUMNS)
+        names = {name: i for i, name in enumerate(feature_names())}
+        sim_a, sim_b = _rowwise_cosine(vp, va), _rowwise_cosine(vp, vb)
+        x[:, names["a_tfidf_prompt"]], x[:, names["b_tfidf_prompt"]] = sim_a, sim_b
+        x[:, names["diff_tfidf_prompt"]] = sim_a - sim_b
+        x[:, names["tfidf_ab"]] = _rowwise_cosine(va, vb)
     return x.astype(np.float32)
+
+
+def build_features(df: pd.DataFrame, tfidf: TfidfState) -> np.ndarray:
+    """The (n_rows, n_features) float32 matrix, columns as in :func:`feature_names`."""
+    return with_tfidf(base_features(df), df, tfidf)
 
 
 SWAPPED_NAMES = {"winner_model_a": "winner_model_b", "winner_model_b": "winner_model_a", "winner_tie": "winner_tie"}

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from lmsys.atomic import atomic_path, replace_dir, write_json
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
-from lmsys.features import TfidfState, build_features, feature_names, swap_features
+from lmsys.features import TfidfState, base_features, build_features, feature_names, swap_features, with_tfidf
 from lmsys.metrics import log_loss
 from lmsys.split import fold_ids
 
@@ -108,10 +108,10 @@ def predict_features(booster: lgb.Booster, x: np.ndarray, tta: bool = True) -> n
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _fit_fold(df_tr, y_tr, params, seed):
+def _fit_fold(df_tr, base_tr, y_tr, params, seed):
     """Pick the rounds on an inner split of the training rows, then refit on all of them."""
     tfidf = TfidfState.fit(df_tr)
-    x_tr = build_features(df_tr, tfidf)
+    x_tr = with_tfidf(base_tr, df_tr, tfidf)
     inner = fold_ids(df_tr, n_splits=params["inner_fold"], seed=seed) if len(df_tr) >= 2 * params["inner_fold"] \
         else np.arange(len(df_tr)) % 2
     fit, stop = inner != 0, inner == 0
@@ -120,18 +120,22 @@ def _fit_fold(df_tr, y_tr, params, seed):
     return booster, tfidf, rounds
 
 
-def cross_validate(df: pd.DataFrame, params: dict, seed: int = 42, progress: bool = True, folds=None) -> dict:
-    """Out-of-fold probabilities of every row and what each fold chose (folds: stratified unless given)."""
+def cross_validate(df: pd.DataFrame, params: dict, seed: int = 42, progress: bool = True, folds=None,
+                   base=None) -> dict:
+    """Out-of-fold probabilities of every row and what each fold chose (folds: stratified unless given;
+    base: base_features(df) when the caller already has it)."""
     y = df["class_label"].to_numpy()
     folds = fold_ids(df, n_splits=params["n_splits"], seed=seed) if folds is None else np.asarray(folds)
     oof = np.zeros((len(df), 3))
     prior = np.zeros((len(df), 3))
     rounds, fold_losses = [], []
+    if base is None:
+        base = base_features(df)  # fold-independent; only the TF-IDF columns are refitted per fold
     for k in tqdm(range(params["n_splits"]), desc="features CV", disable=not progress):
         tr, va = folds != k, folds == k
         df_tr, df_va = df[tr].reset_index(drop=True), df[va].reset_index(drop=True)
-        booster, tfidf, n = _fit_fold(df_tr, y[tr], params, seed + k)
-        oof[va] = predict_features(booster, build_features(df_va, tfidf))
+        booster, tfidf, n = _fit_fold(df_tr, base[tr], y[tr], params, seed + k)
+        oof[va] = predict_features(booster, with_tfidf(base[va], df_va, tfidf))
         prior[va] = prior_probs(y[tr])
         rounds.append(n)
         fold_losses.append(log_loss(y[va], oof[va]))
@@ -161,10 +165,11 @@ def train_features_model(config: Config, train_csv: str, out_dir: str) -> dict:
         raise ValueError(f"{train_csv}: class counts {counts.tolist()} (A, B, tie); each needs at least "
                          f"{params['n_splits']} rows for {params['n_splits']}-fold CV")
     y = df["class_label"].to_numpy()
-    cv = cross_validate(df, params, seed=config.seed)
+    base = base_features(df)
+    cv = cross_validate(df, params, seed=config.seed, base=base)
     final_rounds = max(1, int(round(float(np.mean(cv["rounds"])))))
     tfidf = TfidfState.fit(df)
-    booster, _ = _train(build_features(df, tfidf), y, params, config.seed, final_rounds)
+    booster, _ = _train(with_tfidf(base, df, tfidf), y, params, config.seed, final_rounds)
     wall = time.time() - start
 
     oof_loss = log_loss(y, cv["oof"])
