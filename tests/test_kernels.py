@@ -50,7 +50,8 @@ def _has(module, name):
 
 
 def run_kernel(kind, *args, cwd):
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": "",
+    (cwd / "tmp").mkdir(exist_ok=True)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": "", "TMPDIR": str(cwd / "tmp"),
            # any download attempt would fail: the kernels must work with internet off
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
     proc = subprocess.run([sys.executable, os.path.join(REPO, "kernels", kind, f"{kind}.py"), *map(str, args)],
@@ -77,7 +78,9 @@ def test_training_then_inference_kernel_write_a_valid_submission_offline(tmp_pat
 
     inp, out = kaggle_input(tmp_path, train_out / "model"), tmp_path / "working"
     log = run_kernel("infer", "--input", inp, "--output", out, cwd=tmp_path)
-    assert f"lmsys code: {out / '_code' / 'lmsys'}" in log  # imported from the attached zip, not the checkout
+    # imported from the attached zip (extracted to TMPDIR), not from the checkout
+    assert f"lmsys code: {tmp_path / 'tmp' / 'lmsys-code' / 'lmsys'}" in log
+    assert sorted(os.listdir(out)) == ["submission.csv"]  # nothing else lands in the kernel's output
     sub = validate_file(out / "submission.csv", TEST_CSV)
     assert list(sub["id"]) == list(pd.read_csv(TEST_CSV)["id"])
 

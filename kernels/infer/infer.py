@@ -8,17 +8,18 @@ then lmsys.kaggle.kernel_main does the work. Locally:
 
 import os
 import sys
+import tempfile
 import zipfile
 
 
-def add_lmsys_to_path(input_dir, work_dir):
+def add_lmsys_to_path(input_dir):
     """Put the attached code dataset (lmsys/ or lmsys.zip) first on sys.path, else this checkout."""
     for dirpath, _, filenames in os.walk(input_dir, followlinks=True):
         if os.path.isfile(os.path.join(dirpath, "lmsys", "__init__.py")):
             sys.path.insert(0, dirpath)
             return dirpath
         if "lmsys.zip" in filenames:
-            target = os.path.join(work_dir, "_code")
+            target = os.path.join(tempfile.gettempdir(), "lmsys-code")  # not the output dir
             zipfile.ZipFile(os.path.join(dirpath, "lmsys.zip")).extractall(os.path.join(target, "lmsys"))
             sys.path.insert(0, target)
             return target
@@ -36,8 +37,7 @@ def option(name, env, default, argv):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv),
-                      option("--output", "LMSYS_OUTPUT_DIR", "/kaggle/working", argv))
+    add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv))
     import lmsys
 
     print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import os
+import tempfile
 import time
 
 from lmsys.kaggle.kernel_inputs import find_competition_dir, find_model_dir, find_preset_dir
@@ -32,7 +33,8 @@ def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None) ->
     from lmsys.predict import predict_file
 
     os.makedirs(output_dir, exist_ok=True)
-    model_dir = model_dir or find_model_dir(input_dir, os.path.join(output_dir, "_work"))
+    # zipped model folders are extracted outside output_dir, which Kaggle keeps as the kernel's output
+    model_dir = model_dir or find_model_dir(input_dir, tempfile.mkdtemp(prefix="lmsys-model-"))
     test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
     out_csv = os.path.join(output_dir, "submission.csv")
     print(f"model: {model_dir}\ntest: {test_csv}")
