@@ -69,8 +69,8 @@ def _fast_class():
     class FastDisentangledSelfAttention(base):
         """keras-hub's DisentangledSelfAttention with gather-free relative terms and a fused softmax."""
 
-        # Class-level switches, set by `attention_implementation` (not layer config: presets stay
-        # identical to keras-hub's and the configuration file is the one source of truth).
+        # Class-level switches: each combination is its own subclass (see fast_attention_class), not
+        # layer config, so presets stay identical to keras-hub's and config.json stays the one source of truth.
         attention_dropout = True
         implementation = None  # passed to jax.nn.dot_product_attention: None (XLA today) or "cudnn"
 
@@ -142,10 +142,15 @@ def _fast_class():
 
 
 _FAST_CLASS = None
+_VARIANTS: dict = {}
 
 
 def fast_attention_class(attention_dropout: bool = True, implementation=None):
-    """The fast layer class with the given switches (see the module docstring)."""
+    """The fast layer class with the given switches (see the module docstring).
+
+    One cached subclass per combination, so building a model with other switches never changes
+    the behaviour of a model built earlier.
+    """
     import keras
 
     if keras.config.backend() != "jax":
@@ -154,10 +159,14 @@ def fast_attention_class(attention_dropout: bool = True, implementation=None):
             f"{keras.config.backend()!r}. Use attention 'keras_hub' there.")
     if implementation not in (None, "xla", "cudnn"):
         raise ValueError(f"attention implementation {implementation!r}: expected None, 'xla' or 'cudnn'")
-    cls = _fast_class()
-    cls.attention_dropout = bool(attention_dropout)
-    cls.implementation = implementation
-    return cls
+    base = _fast_class()
+    switches = (bool(attention_dropout), implementation)
+    if switches == (True, None):
+        return base
+    if switches not in _VARIANTS:
+        name = f"{base.__name__}_{'drop' if switches[0] else 'nodrop'}_{implementation or 'auto'}"
+        _VARIANTS[switches] = type(name, (base,), {"attention_dropout": switches[0], "implementation": implementation})
+    return _VARIANTS[switches]
 
 
 def _check_name(name: str) -> None:

@@ -99,8 +99,12 @@ def load_resume_state(model_dir) -> dict | None:
     return _read_json(path) if os.path.exists(path) else None
 
 
-def resume_tokenizer_dir(model_dir) -> str:
-    return os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer")
+def load_resume_tokenizer(model_dir):
+    """The tokenizer the interrupted run used (a `tiny` vocabulary is trained, so it must be this one)."""
+    import keras_hub
+
+    vocab = os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer", "assets", "tokenizer", "vocabulary.spm")
+    return keras_hub.models.DebertaV3Tokenizer(proto=vocab)
 
 
 def resume_weights_path(model_dir, state: dict) -> str:

@@ -51,7 +51,7 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarr
     if config.model_type == "features":
         from lmsys.features_model import predict_proba as features_proba
 
-        return features_proba(model_dir, df)
+        return features_proba(model_dir, df, tta=tta)
     from lmsys.model_dir import load_classifier
     from lmsys.precision import resolve_precision
     from lmsys.tokens import tokenize_pairs

@@ -133,9 +133,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
           f"{len(train_df)} train / {len(val_df)} validation rows")
 
     if state is not None:
-        import keras_hub
-
-        tokenizer = keras_hub.models.DebertaV3Tokenizer.from_preset(md.resume_tokenizer_dir(out_dir))
+        tokenizer = md.load_resume_tokenizer(out_dir)
     elif config.preset == "tiny":
         opt_a, opt_b = options_from_config(train_df, config)
         tokenizer = load_tokenizer("tiny", opt_a + opt_b, config.tiny_backbone["vocabulary_size"], config.seed)

@@ -1,0 +1,122 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REAL_TEST, REAL_TRAIN
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = dict(sequence_length=64, buckets=[32], batch_size=16, precision="float32")
+
+
+def _env():
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_two_training_steps_then_save_and_load_give_identical_predictions(tiny_parts, tiny_texts, tmp_path):
+    from lmsys.backbone import load_backbone
+    from lmsys.batching import pad_pairs
+    from lmsys.model import build_classifier, compile_classifier
+    from lmsys.model_dir import load_classifier, save_best
+    from lmsys.tokens import tokenize_pairs
+
+    config, tokenizer, backbone = tiny_parts
+    config = config.replace(learning_rate=1e-3)
+    model = build_classifier(config, load_backbone("tiny", config, tokenizer))
+    compile_classifier(model, config, total_steps=2)
+    df = tiny_texts[0].head(16)
+    pairs = tokenize_pairs(df, config, tokenizer, progress=False)
+    x = pad_pairs(pairs, np.arange(16), config.sequence_length)
+    y = np.eye(3, dtype="float32")[df["class_label"].to_numpy()]
+    before = np.asarray(model.predict_on_batch(x))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = np.asarray(model.predict_on_batch(x))
+    assert not np.allclose(before, after)  # the two steps changed the weights
+    config.save(tmp_path)
+    save_best(str(tmp_path), model, tokenizer, epoch=1)
+    _, loaded, tok2 = load_classifier(str(tmp_path))
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), after, rtol=1e-6, atol=1e-7)
+    assert os.path.getsize(tmp_path / "best-e1" / "head.weights.npz") < 10_000  # no optimizer state in it
+
+
+def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(tmp_path):
+    from lmsys.sample import write_sample
+    from lmsys.train import default_config, train_model
+
+    train_csv, _ = write_sample(tmp_path / "data", n_train=1200, n_test=10)
+    config = default_config("tiny", epochs=2, sequence_length=128, buckets=[64], batch_size=16, seed=1)
+    metrics = train_model(config, train_csv, str(tmp_path / "model"), verbose=0)
+    assert metrics["val_log_loss"] < metrics["prior_log_loss"] - 0.15, metrics
+    history = pd.read_csv(tmp_path / "model" / "history.csv")
+    assert history["epoch"].tolist() == [1, 2]
+    assert {"loss", "log_loss", "accuracy", "val_loss", "val_log_loss", "val_accuracy"} <= set(history.columns)
+
+
+def test_invoke_train_then_predict_on_the_real_rows_writes_a_valid_submission(tmp_path):
+    model = tmp_path / "model"
+    out = tmp_path / "sub" / "submission.csv"
+    train = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "invoke"), "train", "--data", REAL_TRAIN, "--preset", "tiny",
+         "--out", str(model), "--epochs", "1", "--sequence-length", "64", "--batch-size", "16"],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+    files = set(os.listdir(model))
+    assert {"config.json", "model.json", "history.csv", "metrics.json", "val_predictions.csv"} <= files
+    metrics = json.loads((model / "metrics.json").read_text())
+    for key in ("val_log_loss", "val_accuracy", "prior_log_loss", "epochs", "wall_time_s", "rows_per_s"):
+        assert metrics[key] is not None
+    predict = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "invoke"), "predict", "--model", str(model), "--data", REAL_TEST,
+         "--out", str(out)], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert predict.returncode == 0, predict.stdout[-3000:] + predict.stderr[-3000:]
+    sub = pd.read_csv(out)
+    assert sub["id"].tolist() == [136060, 211333, 1233961]
+    np.testing.assert_allclose(sub.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-6)
+    check = subprocess.run([os.path.join(os.path.dirname(sys.executable), "invoke"), "validate", "--submission",
+                            str(out), "--data", REAL_TEST], cwd=REPO, env=_env(), capture_output=True, text=True)
+    assert check.returncode == 0 and "valid" in check.stdout
+
+
+def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(tmp_path):
+    from lmsys.config import Config
+
+    model = tmp_path / "model"
+    cfg = {**FAST, "epochs": 3, "learning_rate": 1e-3}
+    code = ("import sys; from lmsys.train import default_config, train_model; "
+            f"train_model(default_config('tiny', **{cfg!r}), {REAL_TRAIN!r}, {str(model)!r}, verbose=0)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    state = model / "checkpoint" / "state.json"
+    deadline = time.time() + 400
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if state.exists() and json.loads(state.read_text())["epoch"] >= 1:
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # killed mid-run, like a preempted kernel
+        proc.wait()
+    assert state.exists(), "the run never finished its first epoch"
+    done = json.loads(state.read_text())["epoch"]
+    assert 1 <= done < 3
+
+    from lmsys.data import load_competition_csv
+    from lmsys.predict import predict_proba
+
+    probs = predict_proba(str(model), load_competition_csv(REAL_TEST), verbose=0)  # last good checkpoint reads
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+
+    from lmsys.train import train_model
+
+    metrics = train_model(Config.load(model), REAL_TRAIN, str(model), resume=True, verbose=0)
+    history = pd.read_csv(model / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert metrics["epochs"] == 3 and np.isfinite(metrics["val_log_loss"])
