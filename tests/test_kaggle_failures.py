@@ -119,3 +119,10 @@ def test_exit0_error_ignores_ordinary_output():
     assert exit0_error("Kernel version 3 successfully pushed.  Please check progress at https://x") is None
     assert exit0_error("Starting upload for file a.csv\nDataset version creation error: See previous output\n") == \
         "Dataset version creation error: See previous output"
+
+
+def test_a_kaggle_command_that_hangs_is_stopped_at_its_timeout(fake_kaggle):
+    from lmsys.kaggle.cli import run_kaggle
+
+    with pytest.raises(KaggleCommandError, match="no answer within 0.05 s"):
+        run_kaggle(["kernels", "status", f"{FAKE_USER}/lmsys-arena-infer"], timeout=0.05)

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 
 from lmsys.kaggle import KaggleError
 from lmsys.kaggle.credentials import secret_values
@@ -62,22 +63,45 @@ def exit0_error(output: str) -> str | None:
     return match.group(0).strip() if match else None
 
 
+def _pump(stream, chunks: list, echo: bool, environ) -> None:
+    """Collect the client's output; with echo, pass it on as it comes (upload/download progress bars)."""
+    pending = ""
+    for piece in iter(lambda: stream.read(256), ""):
+        chunks.append(piece)
+        if echo:
+            pending += piece
+            cut = max(pending.rfind("\n"), pending.rfind("\r")) + 1  # whole lines only, so redaction sees whole keys
+            if cut:
+                sys.stdout.write(redact(pending[:cut], environ))
+                sys.stdout.flush()
+                pending = pending[cut:]
+    if echo and pending:
+        sys.stdout.write(redact(pending, environ) + "\n")
+
+
 def run_kaggle(args, env=None, timeout=DEFAULT_TIMEOUT_S, echo=False) -> str:
     """Run `kaggle ARGS`; return its (redacted) stdout+stderr, or raise KaggleCommandError."""
     args = [str(a) for a in args]
     environ = dict(os.environ if env is None else env)
     environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
-        proc = subprocess.run(kaggle_command() + args, env=environ, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise KaggleCommandError(args, f"no answer within {timeout} s") from None
+        proc = subprocess.Popen(kaggle_command() + args, env=environ, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace")
     except FileNotFoundError as exc:
         raise KaggleCommandError(args, f"the kaggle client is not installed ({exc}); "
                                  "pip install 'kaggle>=2.2,<2.3'") from None
-    output = redact(proc.stdout or "", environ)
-    if echo and output.strip():
-        print(output.rstrip())
+    chunks: list = []
+    reader = threading.Thread(target=_pump, args=(proc.stdout, chunks, echo, environ), daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise KaggleCommandError(args, f"no answer within {timeout} s") from None
+    finally:
+        reader.join(timeout=10)
+    output = redact("".join(chunks), environ)
     if proc.returncode != 0:
         lines = [ln for ln in output.strip().splitlines() if ln.strip()]
         reason = exit0_error(output) or (lines[-1] if lines else "no output")
