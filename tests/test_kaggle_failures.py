@@ -126,3 +126,18 @@ def test_a_kaggle_command_that_hangs_is_stopped_at_its_timeout(fake_kaggle):
 
     with pytest.raises(KaggleCommandError, match="no answer within 0.05 s"):
         run_kaggle(["kernels", "status", f"{FAKE_USER}/lmsys-arena-infer"], timeout=0.05)
+
+
+def test_access_token_without_a_user_name_asks_for_one(tmp_path):
+    from lmsys.kaggle.credentials import Credentials
+
+    env = {"HOME": str(tmp_path), "KAGGLE_CONFIG_DIR": str(tmp_path / "cfg"), "KAGGLE_API_TOKEN": "tok-123456"}
+    with pytest.raises(MissingCredentialsError, match="export KAGGLE_USERNAME"):
+        find_credentials(env)
+    assert find_credentials({**env, "KAGGLE_USERNAME": "me"}) == Credentials("me", "KAGGLE_API_TOKEN")
+
+
+def test_kaggle_json_without_a_key_names_the_file_and_field(tmp_path):
+    (tmp_path / "kaggle.json").write_text('{"username": "me"}')
+    with pytest.raises(MissingCredentialsError, match=r"kaggle.json: no 'key' in kaggle.json"):
+        find_credentials({"HOME": str(tmp_path), "KAGGLE_CONFIG_DIR": str(tmp_path)})

@@ -7,7 +7,8 @@ ones the client only prints while exiting 0.
     credentials.py  where the credentials are (never reads the key into any output)
     cli.py          run `kaggle ...`, detect exit-0 error texts
     metadata.py     dataset-metadata.json / kernel-metadata.json
-    kernel_inputs.py  what a kernel finds under its input directory (code, model, preset, data)
+    kernel_inputs.py  what a kernel finds under its input directory (competition files, model, preset)
+    kernel_main.py  what kernels/train/train.py and kernels/infer/infer.py run
     workflows.py    download, push-code, push-model, push-kernel, submit
 """
 
