@@ -43,7 +43,7 @@ def parse_args(argv=None):
     p.add_argument("--dropout", type=float, default=0.1, help="as in the real backbone; 0 makes training deterministic")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=["layer", "backbone", "both"], default="both")
-    p.add_argument("--implementations", default=",".join(IMPLEMENTATIONS))
+    p.add_argument("--implementations", default=",".join(IMPLEMENTATIONS), help="the first is the reference")
     return p.parse_args(argv)
 
 
@@ -102,24 +102,29 @@ def step_functions(model):
     return grad_step, infer
 
 
-def time_model(model, inputs, repeats):
-    import jax
+class Timed:
+    """One implementation ready to time: compiled training step, inference outputs and gradients."""
 
-    trainable = [v.value for v in model.trainable_variables]
-    non_trainable = [v.value for v in model.non_trainable_variables]
-    grad_step, infer = step_functions(model)
-    t0 = time.perf_counter()
-    jax.block_until_ready(grad_step(trainable, non_trainable, inputs, True))
-    compile_s = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
+    def __init__(self, model, inputs):
+        import jax
+
+        self.args = ([v.value for v in model.trainable_variables],
+                     [v.value for v in model.non_trainable_variables], inputs)
+        self.grad_step, infer = step_functions(model)
         t0 = time.perf_counter()
-        jax.block_until_ready(grad_step(trainable, non_trainable, inputs, True))
-        times.append((time.perf_counter() - t0) * 1000)
-    # compared in inference mode: training-mode dropout draws differ between implementations
-    outputs = np.asarray(infer(trainable, non_trainable, inputs), np.float32)
-    _, grads = grad_step(trainable, non_trainable, inputs, False)
-    return statistics.median(times), compile_s, outputs, grads
+        jax.block_until_ready(self.grad_step(*self.args, True))
+        self.compile_s = time.perf_counter() - t0
+        # compared in inference mode: training-mode dropout draws differ between implementations
+        self.outputs = np.asarray(infer(*self.args), np.float32)
+        _, self.grads = self.grad_step(*self.args, False)
+        self.times = []
+
+    def step(self) -> None:
+        import jax
+
+        t0 = time.perf_counter()
+        jax.block_until_ready(self.grad_step(*self.args, True))
+        self.times.append((time.perf_counter() - t0) * 1000)
 
 
 def main(argv=None) -> None:
@@ -146,31 +151,36 @@ def main(argv=None) -> None:
     rows = []
     for what, length in tqdm(jobs, desc="benchmarks", file=sys.stderr):
         mask = padding_mask(args.batch, length, rng)
-        reference = None
+        timed = {}
         for impl in impls:
             keras.utils.set_random_seed(0)
             if what == "layer":
                 model = build_layer(impl, size, args.dtype, args.dropout, args.batch, length)
-                if reference is None:
+                if not timed:
                     x = rng.normal(size=(args.batch, length, size["hidden_dim"])).astype("float32")
                     rel = rng.normal(size=(args.batch, 2 * size["bucket_size"], size["hidden_dim"])).astype("float32")
                     data = (x, rel, mask[:, None, :])
             else:
                 model = build_backbone(impl, size, args.dtype, args.dropout)
-                if reference is None:
+                if not timed:
                     ids = (rng.integers(5, size["vocabulary_size"], size=(args.batch, length)) * mask).astype("int32")
                     data = {"token_ids": ids, "padding_mask": mask}
-            if reference is not None:
-                model.set_weights(reference[0])
-            timed = LayerAdapter(model) if what == "layer" else model
-            ms, compile_s, out, grads = time_model(timed, data, args.repeats)
-            if reference is None:
-                reference = (model.get_weights(), out, grads, ms)
-                diff_out = diff_grad = 0.0
+            if timed:
+                model.set_weights(reference_weights)
             else:
-                diff_out = rel_diff(reference[1], out)
-                diff_grad = max(rel_diff(a, b) for a, b in zip(reference[2], grads))
-            rows.append((what, length, impl, ms, ms / reference[3], compile_s, diff_out, diff_grad))
+                reference_weights = model.get_weights()
+            timed[impl] = Timed(LayerAdapter(model) if what == "layer" else model, data)
+        # round-robin, so a change in the shared machine's load hits every implementation alike
+        for _ in range(args.repeats):
+            for t in timed.values():
+                t.step()
+        ref = timed[impls[0]]
+        ref_ms = statistics.median(ref.times)
+        for impl, t in timed.items():
+            ms = statistics.median(t.times)
+            diff_out = rel_diff(ref.outputs, t.outputs)
+            diff_grad = max(rel_diff(a, b) for a, b in zip(ref.grads, t.grads))
+            rows.append((what, length, impl, ms, ms / ref_ms, t.compile_s, diff_out, diff_grad))
     print(f"{'what':<9}{'len':>5}  {'impl':<12}{'fwd+bwd ms':>11}{'vs ref':>8}{'compile s':>10}"
           f"{'out rel diff':>14}{'grad rel diff':>15}")
     for what, length, impl, ms, ratio, compile_s, d_out, d_grad in rows:

@@ -34,10 +34,10 @@ def padding_mask(batch, length):
     return mask
 
 
-def layer_pair(bucket_size, dropout=0.0, hidden=64, heads=2, batch=3, length=8):
+def layer_pair(bucket_size, dropout=0.0, hidden=64, heads=2, batch=3, length=8, attention_dropout=True):
     kwargs = dict(num_heads=heads, hidden_dim=hidden, max_position_embeddings=512, bucket_size=bucket_size,
                   dropout=dropout)
-    ref, fast = DisentangledSelfAttention(**kwargs), fast_attention_class()(**kwargs)
+    ref, fast = DisentangledSelfAttention(**kwargs), fast_attention_class(attention_dropout)(**kwargs)
     ref.build((batch, length, hidden))
     fast.build((batch, length, hidden))
     fast.set_weights(ref.get_weights())
@@ -85,14 +85,13 @@ def test_attention_dropout_switch_picks_explicit_or_fused_path(monkeypatch):
     x, rel, mask = layer_inputs(3, 20, 16)
     for attention_dropout, training, fused in [(True, True, False), (False, True, True), (True, False, True)]:
         calls.clear()
-        _, fast = layer_pair(16, dropout=0.3)
-        fast_attention_class(attention_dropout=attention_dropout)
-        try:
-            out = jit_call(fast, x, rel, mask, training=training)
-        finally:
-            fast_attention_class()
+        _, fast = layer_pair(16, dropout=0.3, attention_dropout=attention_dropout)
+        out = jit_call(fast, x, rel, mask, training=training)
         assert np.isfinite(np.asarray(out)).all()
         assert bool(calls) == fused, (attention_dropout, training)
+    # switches live in separate subclasses: building one variant never changes another
+    assert fast_attention_class(False) is fast_attention_class(False)
+    assert fast_attention_class().attention_dropout and not fast_attention_class(False).attention_dropout
 
 
 TINY = dict(vocabulary_size=1000, num_layers=2, num_heads=2, hidden_dim=64, intermediate_dim=128,
