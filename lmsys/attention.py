@@ -18,7 +18,10 @@ probabilities. With `attention_dropout=True` (the default) a training call with 
 an explicit softmax + dropout path (keras-hub's behaviour, still without the (B,H,L,L) gathers);
 with `attention_dropout=False` training skips dropout on the attention probabilities only (all
 other dropouts stay) and keeps the fused call. Inference never drops out, so it always takes the
-fused call; so do dropout == 0 models.
+fused call; so do dropout == 0 models. float16 on CPU (never chosen by lmsys.precision) also takes
+the explicit path: JAX's fused call requests float16 dots with float32 accumulation, which CPU XLA
+rejects. `implementation` picks jax's kernel: None (jax 0.10 resolves it to XLA) or "cudnn" (cuDNN
+flash attention on GPU, float16/bfloat16 only).
 """
 
 from __future__ import annotations
@@ -103,7 +106,9 @@ def _fast_class():
             rel_embeddings = self._position_dropout_layer(rel_embeddings, training=training)
             bias = self._relative_bias(query, key, rel_embeddings)
             drop_probs = bool(training) and self.dropout > 0 and self.attention_dropout
-            if drop_probs or return_attention_scores:
+            # jax's fused call asks for F16_F16_F32 dots, which CPU XLA rejects in the backward pass
+            cpu_float16 = query.dtype == jnp.float16 and jax.default_backend() == "cpu"
+            if drop_probs or return_attention_scores or cpu_float16:
                 # Explicit path: keras-hub's masked float32 softmax and probability dropout.
                 scores = jnp.einsum("bkhd,bqhd->bhqk", key, query)
                 scores = scores * jnp.asarray(self.scale_factor, dtype=scores.dtype) + bias

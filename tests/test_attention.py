@@ -34,9 +34,10 @@ def padding_mask(batch, length):
     return mask
 
 
-def layer_pair(bucket_size, dropout=0.0, hidden=64, heads=2, batch=3, length=8, attention_dropout=True):
+def layer_pair(bucket_size, dropout=0.0, hidden=64, heads=2, batch=3, length=8, attention_dropout=True,
+               dtype=None):
     kwargs = dict(num_heads=heads, hidden_dim=hidden, max_position_embeddings=512, bucket_size=bucket_size,
-                  dropout=dropout)
+                  dropout=dropout, dtype=dtype)
     ref, fast = DisentangledSelfAttention(**kwargs), fast_attention_class(attention_dropout)(**kwargs)
     ref.build((batch, length, hidden))
     fast.build((batch, length, hidden))
@@ -76,6 +77,16 @@ def test_fast_layer_matches_keras_hub_with_padding(length, bucket_size):
     out, probs = jit_call(fast, x, rel, mask, return_attention_scores=True)
     assert rel_err(expected, out) < TOL
     assert rel_err(ref_probs, probs) < TOL
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_fast_layer_runs_under_mixed_precision_within_its_rounding(policy):
+    ref, fast = layer_pair(16, dtype=policy)
+    x, rel, mask = layer_inputs(3, 40, 16)
+    expected = jit_call(ref, x, rel, mask)
+    out = jit_call(fast, x, rel, mask)
+    assert out.dtype == expected.dtype
+    assert rel_err(expected, out) < 3e-2  # bfloat16 keeps 8 bits of mantissa
 
 
 def test_attention_dropout_switch_picks_explicit_or_fused_path(monkeypatch):
