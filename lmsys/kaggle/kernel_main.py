@@ -96,14 +96,13 @@ def _parse_set(items) -> dict:
 
 def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=None) -> dict:
     """Train on the competition's train.csv with the attached preset; leave <output>/model."""
-    from lmsys.config import Config
-    from lmsys.train import train_model
+    from lmsys.train import default_config, train_model
 
     train_csv = os.path.join(find_competition_dir(input_dir, "train.csv"), "train.csv")
     preset = preset or find_preset_dir(input_dir)
     accelerator = accelerator or detect_accelerator()
     overrides = setup_accelerator(accelerator, dict(overrides or {}))
-    config = Config(preset=preset, data=train_csv, **overrides)
+    config = default_config(preset, data=train_csv, **overrides)
     out_dir = os.path.join(output_dir, "model")
     print(f"accelerator: {accelerator}\npreset: {preset}\ntrain: {train_csv}\nmodel directory: {out_dir}")
     metrics = train_model(config, train_csv, out_dir)
