@@ -61,7 +61,10 @@ def pad_batch(batch, multiple: int):
     """Pad every array of a (dict of) batch along axis 0 to a multiple of `multiple` by repeating row 0.
 
     Returns (padded, real_rows); predictions for rows >= real_rows are to be dropped. Repeating a
-    real row (not zeros) keeps a padded row's padding mask non-empty.
+    real row (not zeros) keeps a padded row's padding mask non-empty. Under DataParallel a batch
+    whose rows do not split evenly fails (jax IndivisibleError), so before `model.predict(x,
+    batch_size=b)` with b a multiple of the device count, pad the whole input to a multiple of the
+    device count: every batch, the last included, then splits evenly.
     """
     arrays = batch if isinstance(batch, dict) else {None: batch}
     sizes = {np.shape(a)[0] for a in arrays.values()}

@@ -16,7 +16,7 @@ import numpy as np
 import jax, keras, keras_hub
 from lmsys.config import Config
 from lmsys.attention import attention_implementation
-from lmsys.distribute import setup_data_parallel
+from lmsys.distribute import pad_batch, setup_data_parallel
 from lmsys.model import build_classifier, compile_classifier
 
 assert jax.local_device_count() == 2, jax.devices()
@@ -43,18 +43,24 @@ def run(distributed, attention):
     compile_classifier(model, config, total_steps=3)
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     kernel = model.trainable_variables[0].value
+    # 11 rows: the last batch (3 rows) cannot be split over 2 devices unless the rows are padded
+    odd, real = pad_batch({k: v[:11] for k, v in x.items()}, devices)
     return dict(devices=devices, placed_on=len(kernel.sharding.device_set), initial=initial,
                 weights=[np.array(w) for w in model.get_weights()],
-                preds=np.array(model.predict(x, batch_size=4, verbose=0)))
+                preds=np.array(model.predict(x, batch_size=4, verbose=0)),
+                odd_preds=np.array(model.predict(odd, batch_size=4, verbose=0))[:real])
 
+# one device with keras-hub's attention vs two devices with the fast one: two runs cover both
+# (the attention itself equals keras-hub's to ~1e-7, tests/test_attention.py)
 one = run(False, "keras_hub")
 results = {}
-for attention in ("keras_hub", "fast"):
+for attention in ("fast",):
     two = run(True, attention)
     results[attention] = dict(
         devices=two["devices"], placed_on=two["placed_on"],
         weight_diff=max(float(np.abs(a - b).max()) for a, b in zip(one["weights"], two["weights"])),
-        pred_diff=float(np.abs(one["preds"] - two["preds"]).max()))
+        pred_diff=float(np.abs(one["preds"] - two["preds"]).max()),
+        odd_pred_diff=float(np.abs(one["odd_preds"] - two["odd_preds"]).max()))
 results["moved"] = max(float(np.abs(a - b).max()) for a, b in zip(one["initial"], one["weights"]))
 results["single_placed_on"] = one["placed_on"]
 print("RESULT " + json.dumps(results))
@@ -72,11 +78,12 @@ def test_data_parallel_on_two_devices_matches_one_device():
     results = json.loads(line[len("RESULT "):])
     assert results["moved"] > 1e-4  # training really changed the weights
     assert results["single_placed_on"] == 1
-    for attention in ("keras_hub", "fast"):
+    for attention in ("fast",):
         r = results[attention]
         assert r["devices"] == 2 and r["placed_on"] == 2, r  # variables replicated over both devices
         assert r["weight_diff"] < 1e-5, (attention, r)
         assert r["pred_diff"] < 1e-5, (attention, r)
+        assert r["odd_pred_diff"] < 1e-5, (attention, r)
 
 
 def test_setup_data_parallel_is_a_no_op_on_one_device():
