@@ -59,10 +59,13 @@ def training_plan(lengths: np.ndarray, config, rng: np.random.Generator, multipl
     return [plan[i] for i in order]
 
 
-def steps_per_epoch(lengths: np.ndarray, config, multiple: int = 1) -> int:
+def epoch_size(lengths: np.ndarray, config, multiple: int = 1) -> tuple[int, int]:
+    """(steps, rows) of one training epoch: full batches only, as training_plan makes them."""
     bounds = bucket_bounds(config)
     counts = np.bincount(assign_buckets(lengths, bounds), minlength=len(bounds))
-    return int(sum(c // batch_size_for(b, config, multiple) for c, b in zip(counts, bounds)))
+    sizes = [batch_size_for(b, config, multiple) for b in bounds]
+    steps = [int(c // size) for c, size in zip(counts, sizes)]
+    return sum(steps), sum(n * size for n, size in zip(steps, sizes))
 
 
 def prediction_plan(lengths: np.ndarray, config, multiple: int = 1) -> list:
