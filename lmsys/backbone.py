@@ -10,13 +10,14 @@ import contextlib
 import os
 
 
-def attention_context(name: str):
+def attention_context(config):
     """Build inside this to get the configured attention; keras-hub's own needs nothing."""
-    if name == "keras_hub":
+    if config.attention == "keras_hub":
         return contextlib.nullcontext()
     from lmsys.attention import attention_implementation
 
-    return attention_implementation(name)
+    return attention_implementation(config.attention, attention_dropout=config.attention_dropout,
+                                    implementation=config.attention_kernel or None)
 
 
 def is_tiny(preset: str) -> bool:
@@ -40,7 +41,7 @@ def load_backbone(preset: str, config, tokenizer=None):
     """Backbone with the attention implementation the configuration names."""
     import keras_hub
 
-    with attention_context(config.attention):
+    with attention_context(config):
         if is_tiny(preset):
             kwargs = dict(config.tiny_backbone)
             if tokenizer is not None:

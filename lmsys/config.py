@@ -44,7 +44,9 @@ class Config:
     sequence_length: int = 512
     pooling: str = "masked_mean"
     dropout: float = 0.1
-    attention: str = "keras_hub"  # "keras_hub" or "fast" (lmsys.attention)
+    attention: str = "fast"  # "fast" (lmsys.attention: same weights and outputs, no L x L gathers) or "keras_hub"
+    attention_dropout: bool = True  # fast only: False skips dropout on attention probabilities for the fused kernel
+    attention_kernel: str = ""  # fast only: "" lets JAX choose (XLA), "cudnn" asks for cuDNN flash attention
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
     tiny_backbone: dict = field(default_factory=lambda: dict(TINY_BACKBONE))
     # training

@@ -52,16 +52,19 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarr
         from lmsys.features_model import predict_proba as features_proba
 
         return features_proba(model_dir, df, tta=tta)
+    import keras
+
+    from lmsys.distribute import setup_data_parallel
     from lmsys.model_dir import load_classifier
     from lmsys.precision import resolve_precision
     from lmsys.tokens import tokenize_pairs
 
-    import keras
-
     keras.config.set_dtype_policy(resolve_precision(config.precision))
+    multiple = setup_data_parallel()  # before the model is built: variables are placed when created
     config, model, tokenizer = load_classifier(model_dir, config)
     pairs = tokenize_pairs(df, config, tokenizer, progress=bool(verbose))
-    return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, verbose=verbose)
+    return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, multiple=multiple,
+                                  verbose=verbose)
 
 
 def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=1):

@@ -108,6 +108,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
 
     from lmsys import model_dir as md
     from lmsys.backbone import load_backbone, load_tokenizer
+    from lmsys.distribute import setup_data_parallel
     from lmsys.model import build_classifier, compile_classifier
     from lmsys.options import options_from_config
     from lmsys.precision import resolve_precision
@@ -128,7 +129,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     keras.utils.set_random_seed(config.seed)
     policy = resolve_precision(config.precision)
     keras.config.set_dtype_policy(policy)
-    multiple = _setup_devices()
+    multiple = setup_data_parallel()  # every local device; batches are multiples of the count
     print(f"preset {config.preset}; precision {policy}; {multiple} device(s); "
           f"{len(train_df)} train / {len(val_df)} validation rows")
 
@@ -177,8 +178,8 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     from lmsys.predict import predict_pairs_with_tta
 
     _, best_model, _ = md.load_classifier(out_dir, config)
-    probs = predict_pairs_with_tta(best_model, pairs_va, config, tta=config.tta)
-    probs_plain = predict_pairs_with_tta(best_model, pairs_va, config, tta=False)
+    probs = predict_pairs_with_tta(best_model, pairs_va, config, tta=config.tta, multiple=multiple)
+    probs_plain = predict_pairs_with_tta(best_model, pairs_va, config, tta=False, multiple=multiple)
     labels = val_df["class_label"].to_numpy()
     val_frame = pd.DataFrame(probs, columns=list(LABEL_COLUMNS))
     val_frame.insert(0, "id", val_df["id"].to_numpy())
@@ -203,17 +204,6 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     return metrics
 
 
-def _setup_devices() -> int:
-    """Data parallel over every local device when there is more than one (lmsys.distribute)."""
-    import jax
-
-    if len(jax.local_devices()) <= 1:
-        return 1
-    from lmsys.distribute import setup_data_parallel
-
-    return setup_data_parallel()
-
-
 def run_from_cli(data=None, preset="tiny", model_type="siamese", out=None, resume=False, **overrides) -> dict:
     from lmsys.paths import default_model_dir, remember_model_dir, resolve_train_csv
 
@@ -227,6 +217,7 @@ def run_from_cli(data=None, preset="tiny", model_type="siamese", out=None, resum
 
 def _cli_types(overrides: dict) -> dict:
     """invoke passes strings; convert them to the Config field types."""
+    flag = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")  # noqa: E731
     casts = {"epochs": int, "batch_size": int, "sequence_length": int, "seed": int, "learning_rate": float,
-             "swap_augment": lambda v: str(v).lower() in ("1", "true", "yes", "on"), "precision": str, "attention": str}
+             "swap_augment": flag, "precision": str, "attention": str}
     return {k: casts[k](v) for k, v in overrides.items() if v is not None}
