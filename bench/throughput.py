@@ -244,12 +244,12 @@ def run_pipeline(name: str, args) -> dict:
     compile_s = time.perf_counter() - compile_started
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    for x, y in train_batches:
+    for x, y in _progress(train_batches, f"{name} train"):
         model.train_on_batch(x, y)  # returns host values: every step is finished before the next starts
     train_wall, train_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     wall0, cpu0 = time.perf_counter(), time.process_time()
     predicted = 0
-    for x, real in predict_batches:
+    for x, real in _progress(predict_batches, f"{name} predict"):
         np.asarray(model.predict_on_batch(x))
         predicted += real
     predict_wall, predict_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -268,6 +268,12 @@ def run_pipeline(name: str, args) -> dict:
         "peak_kind": "device peak_bytes_in_use" if stats is not None else "process max RSS",
         "loadavg": os.getloadavg()[0],
     }
+
+
+def _progress(batches, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=desc, unit="batch", mininterval=2.0, file=sys.stderr)
 
 
 def _device_memory(device):
@@ -330,6 +336,25 @@ def _drop_option(argv: list, names: tuple) -> list:
     return out
 
 
+def _option_lengths(pairs) -> tuple:
+    return (np.fromiter(map(len, pairs.a), np.int64, len(pairs)), np.fromiter(map(len, pairs.b), np.int64, len(pairs)))
+
+
+def pair_padding_floor(pairs) -> float:
+    """Padding that remains with one padded length per pair however fine the buckets: A and B differ in length."""
+    a, b = _option_lengths(pairs)
+    return float(1.0 - (a + b).sum() / (2 * np.maximum(a, b).sum()))
+
+
+def option_padded_fraction(pairs, config) -> float:
+    """Padded fraction if each option were padded to its own bucket (not what lmsys.batching does today)."""
+    from lmsys.batching import assign_buckets, bucket_bounds
+
+    bounds = np.asarray(bucket_bounds(config))
+    lengths = np.minimum(np.concatenate(_option_lengths(pairs)), bounds[-1])
+    return float(1.0 - lengths.sum() / bounds[assign_buckets(lengths, list(bounds))].sum())
+
+
 def report(args, arrays, pairs, results: dict) -> None:
     from lmsys.batching import padded_fraction
 
@@ -353,6 +378,9 @@ def report(args, arrays, pairs, results: dict) -> None:
               f"ratio {b / a:.2f}x")
     print(f"padded-token fraction (all {len(pairs)} rows): starter {100 * fractions['starter']:.1f}%  "
           f"ours {100 * fractions['ours']:.1f}%")
+    print(f"padding floor of padding both options of a pair together (pairs at their exact longer length): "
+          f"{100 * pair_padding_floor(pairs):.1f}%; options bucketed one by one with ours' buckets instead: "
+          f"{100 * option_padded_fraction(pairs, pipeline_config('ours', args)):.1f}%")
     print(f"peak memory ({s['peak_kind']}): starter {s['peak_bytes'] / mib:,.0f} MiB  "
           f"ours {o['peak_bytes'] / mib:,.0f} MiB")
     print(f"load average (1 min) at the end of each run: starter {s['loadavg']:.2f}  ours {o['loadavg']:.2f} "
