@@ -78,6 +78,8 @@ def parse_args(argv=None):
     p.add_argument("--predict-rows", type=int, default=0, help="rows to predict (0: the training rows)")
     p.add_argument("--attention-dropout", choices=["on", "off"], default="on",
                    help="ours: 'off' skips dropout on attention probabilities (fused attention in training too)")
+    p.add_argument("--ours-attention", choices=["fast", "keras_hub"], default="fast",
+                   help="ours' attention; keras_hub times the length buckets alone")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--child", choices=PIPELINES, help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -97,7 +99,7 @@ def pipeline_config(name: str, args):
     if name == "starter":
         return base.replace(buckets=[], attention="keras_hub")
     buckets = [int(b) for b in args.buckets.split(",")] if args.buckets else base.buckets
-    return base.replace(buckets=buckets, attention="fast")
+    return base.replace(buckets=buckets, attention=args.ours_attention)
 
 
 class _ForbidTensorFlow:
@@ -361,7 +363,8 @@ def report(args, arrays, pairs, results: dict) -> None:
     s, o = results["starter"], results["ours"]
     fractions = {name: padded_fraction(pairs, pipeline_config(name, args)) for name in PIPELINES}
     mib = 2 ** 20
-    print("\n=== throughput: starter (fixed length, keras-hub attention) vs ours (buckets, fast attention)")
+    print(f"\n=== throughput: starter (fixed length, keras-hub attention) vs ours (buckets, {o['attention']} attention"
+          f"{'' if o['attention'] == 'keras_hub' else ', attention-probability dropout ' + args.attention_dropout})")
     print(f"device {s['device']}; config {s['config']}; precision {s['precision']}; "
           f"sequence length {args.sequence_length}; starter batch {args.batch_size} pairs; "
           f"ours buckets {o['lengths']} at {args.batch_size * args.sequence_length} tokens per batch")
