@@ -169,7 +169,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     fit_started = time.time()
     if initial_epoch < config.epochs:
         model.fit(train_ds, steps_per_epoch=steps, epochs=config.epochs, initial_epoch=initial_epoch,
-                  validation_data=val_ds, validation_steps=val_steps, verbose=verbose,
+                  validation_data=val_ds, validation_steps=val_steps, verbose=verbose, shuffle=False,
                   callbacks=[_history_callback(out_dir, model, tokenizer, state, config, started)])
     fit_seconds = time.time() - fit_started
     trained_epochs = config.epochs - initial_epoch
