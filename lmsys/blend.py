@@ -168,7 +168,7 @@ def blend(model_dirs, test_csv, out_csv, temperature: bool = True, predict_fn=No
 def run_from_cli(model_dirs=None, test_csv=None, out="submission/blend.csv", temperature=True, models_root=None) -> dict:
     """`invoke blend`: the given model dirs, else every one under models/ that has validation predictions."""
     from lmsys.paths import MODELS_DIR, resolve_test_csv
-    from lmsys.report import find_model_dirs
+    from lmsys.model_dir import find_model_dirs
 
     if not model_dirs:
         root = models_root or MODELS_DIR

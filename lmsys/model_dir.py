@@ -25,6 +25,31 @@ CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
 
 
+def find_model_dirs(root) -> list[str]:
+    """Model directories under `root` (itself included, two levels down): those whose config.json is
+    an lmsys Config. Their insides are not searched (a keras-hub preset has a config.json too)."""
+    from lmsys.config import CONFIG_FILE
+
+    root = os.fspath(root)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if CONFIG_FILE in filenames and _is_lmsys_config(os.path.join(dirpath, CONFIG_FILE)):
+            found.append(dirpath)
+            dirnames[:] = []
+        elif os.path.relpath(dirpath, root).count(os.sep) >= 1:
+            dirnames[:] = []
+    return sorted(found)
+
+
+def _is_lmsys_config(path) -> bool:
+    try:
+        values = _read_json(path)
+    except (OSError, ValueError):
+        return False
+    return isinstance(values, dict) and "model_type" in values
+
+
 def _read_json(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)

@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lmsys.atomic import atomic_path, write_text  # noqa: E402
-from lmsys.config import CONFIG_FILE, Config  # noqa: E402
+from lmsys.config import Config  # noqa: E402
+from lmsys.model_dir import find_model_dirs  # noqa: E402
 from lmsys.data import CLASS_NAMES, LABEL_COLUMNS, load_competition_csv  # noqa: E402
 from lmsys.paths import MODELS_DIR  # noqa: E402
 
@@ -30,21 +31,6 @@ DPI = 100
 CURVES = (("loss", "val_loss", "loss"), ("log_loss", "val_log_loss", "log loss"), ("accuracy", "val_accuracy", "accuracy"))
 CLASS_TITLES = ("A wins", "B wins", "tie")
 MIN_BIN_ROWS = 10
-
-
-def find_model_dirs(root) -> list[str]:
-    """Directories under `root` (itself included, two levels down) that hold a config.json."""
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        return []
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if os.path.relpath(dirpath, root).count(os.sep) >= 2:
-            dirnames[:] = []
-        if CONFIG_FILE in filenames:
-            found.append(dirpath)
-    return sorted(found)
 
 
 def _save(fig, path) -> str:

@@ -89,6 +89,11 @@ def test_find_model_dirs_finds_nested_dirs_with_a_config(tmp_path):
         (tmp_path / sub).mkdir(parents=True)
         Config().save(tmp_path / sub)
     (tmp_path / "not-a-model").mkdir()
+    preset = tmp_path / "a" / "best-e1" / "preset"  # a keras-hub preset inside a model dir is not a model dir
+    preset.mkdir(parents=True)
+    (preset / "config.json").write_text('{"module": "keras_hub.src.models", "class_name": "DebertaV3Backbone"}')
+    (tmp_path / "bare-preset").mkdir()
+    (tmp_path / "bare-preset" / "config.json").write_text('{"module": "keras_hub", "config": {}}')
     assert find_model_dirs(tmp_path) == [str(tmp_path / "a"), str(tmp_path / "group" / "b")]
     assert find_model_dirs(tmp_path / "missing") == []
 
