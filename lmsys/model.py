@@ -67,7 +67,9 @@ def compile_classifier(model, config, total_steps: int) -> None:
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
     model.compile(
         optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        # Validation batches are padded to fixed shapes with zero-weight rows: average over real rows only.
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing,
+                                                  reduction="mean_with_sample_weight"),
         metrics=[keras.metrics.CategoricalCrossentropy(name="log_loss"),
                  keras.metrics.CategoricalAccuracy(name="accuracy")],
     )

@@ -52,12 +52,15 @@ def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(tmp_path):
     from lmsys.train import default_config, train_model
 
     train_csv, _ = write_sample(tmp_path / "data", n_train=1200, n_test=10)
-    config = default_config("tiny", epochs=2, sequence_length=128, buckets=[64], batch_size=16, seed=1)
+    config = default_config("tiny", epochs=2, sequence_length=128, buckets=[64], batch_size=16, seed=1,
+                            label_smoothing=0.0)
     metrics = train_model(config, train_csv, str(tmp_path / "model"), verbose=0)
     assert metrics["val_log_loss"] < metrics["prior_log_loss"] - 0.15, metrics
     history = pd.read_csv(tmp_path / "model" / "history.csv")
     assert history["epoch"].tolist() == [1, 2]
     assert {"loss", "log_loss", "accuracy", "val_loss", "val_log_loss", "val_accuracy"} <= set(history.columns)
+    # without smoothing the validation loss is the log loss: the zero-weight filler rows count for nothing
+    assert (history["val_loss"] - history["val_log_loss"]).abs().max() < 0.02, history
 
 
 def test_invoke_train_then_predict_on_the_real_rows_writes_a_valid_submission(tmp_path):
