@@ -2,7 +2,8 @@
 
 Not a test. In one run, on whatever device JAX sees, it times
   starter: every pair padded to --sequence-length (512), --batch-size (16) pairs per step, keras-hub attention;
-  ours:    length buckets (--buckets, default Config.buckets) with a constant token budget per batch
+  ours:    length buckets (--buckets, default Config.buckets), each option padded to its own bucket
+           (--ours-padding pair: both to the longer one), with a constant token budget per batch
            (batch_size * sequence_length tokens), attention="fast" (lmsys.attention),
 on the same rows (token lengths of the real rows in ../shared/data/train_sample.csv) and the same amount of data
 (--steps of the starter's optimizer steps, i.e. steps * batch_size rows), and prints rows/s of both, their ratio,
@@ -74,6 +75,8 @@ def parse_args(argv=None):
     p.add_argument("--sequence-length", type=int, default=512)
     p.add_argument("--batch-size", type=int, default=16, help="starter's pairs per step; ours keeps its tokens")
     p.add_argument("--buckets", default=None, help="ours' padded lengths, comma separated (default Config.buckets)")
+    p.add_argument("--ours-padding", choices=["option", "pair"], default="option",
+                   help="ours: pad each option to its own bucket (default), or both to the pair's longer one")
     p.add_argument("--steps", type=int, default=8, help="starter optimizer steps' worth of rows, for both")
     p.add_argument("--predict-rows", type=int, default=0, help="rows to predict (0: the training rows)")
     p.add_argument("--attention-dropout", choices=["on", "off"], default="on",
@@ -97,9 +100,9 @@ def pipeline_config(name: str, args):
 
     base = Config(sequence_length=args.sequence_length, batch_size=args.batch_size, precision=args.precision)
     if name == "starter":
-        return base.replace(buckets=[], attention="keras_hub")
+        return base.replace(buckets=[], attention="keras_hub", pad_each_option=False)
     buckets = [int(b) for b in args.buckets.split(",")] if args.buckets else base.buckets
-    return base.replace(buckets=buckets, attention=args.ours_attention)
+    return base.replace(buckets=buckets, attention=args.ours_attention, pad_each_option=args.ours_padding == "option")
 
 
 class _ForbidTensorFlow:
@@ -197,13 +200,17 @@ def pick_rows(n_rows: int, count: int, seed: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- one pipeline (child process)
 
+def _shape_key(batch: dict) -> tuple:
+    return tuple(np.shape(v) for v in batch.values())
+
+
 def run_pipeline(name: str, args) -> dict:
     import jax
     import keras
     import keras_hub
 
     from lmsys.attention import attention_implementation
-    from lmsys.batching import pad_pairs, prediction_plan, training_plan
+    from lmsys.batching import pad_batch, prediction_plan, training_plan
     from lmsys.model import build_classifier, compile_classifier
     from lmsys.precision import resolve_precision
 
@@ -222,10 +229,11 @@ def run_pipeline(name: str, args) -> dict:
     predict_rows = pick_rows(len(pairs), args.predict_rows or len(train_rows), args.seed + 1)
     tr_pairs, pr_pairs = pairs.take(train_rows), pairs.take(predict_rows)
     labels = np.eye(3, dtype=np.float32)[arrays["labels"][train_rows]]
-    plan = training_plan(tr_pairs.lengths(), config, np.random.default_rng(args.seed))
-    train_batches = [(pad_pairs(tr_pairs, index, length), labels[index]) for index, length in plan]
-    predict_batches = [(pad_pairs(pr_pairs, index, length), real)
-                       for index, length, real in prediction_plan(pr_pairs.lengths(), config)]
+    plan = training_plan(tr_pairs, config, np.random.default_rng(args.seed))
+    train_batches = [(pad_batch(tr_pairs, index, shape), labels[index], (np.arange(len(index)) < real).astype("float32"),
+                      real) for index, shape, real in plan]  # filler rows of a group's last batch weigh 0
+    predict_batches = [(pad_batch(pr_pairs, index, shape), real)
+                       for index, shape, real in prediction_plan(pr_pairs, config)]
 
     with attention_implementation(config.attention, attention_dropout=args.attention_dropout == "on"):
         backbone = keras_hub.models.DebertaV3Backbone(max_sequence_length=args.sequence_length, **size)
@@ -234,20 +242,20 @@ def run_pipeline(name: str, args) -> dict:
 
     compile_started = time.perf_counter()
     seen = set()
-    for x, y in train_batches:  # one step per distinct shape: XLA compiles here, outside the timing
-        if x["token_ids"].shape not in seen:
-            seen.add(x["token_ids"].shape)
-            model.train_on_batch(x, y)
+    for x, y, w, _ in train_batches:  # one step per distinct shape: XLA compiles here, outside the timing
+        if _shape_key(x) not in seen:
+            seen.add(_shape_key(x))
+            model.train_on_batch(x, y, sample_weight=w)
             np.asarray(model.predict_on_batch(x))
     for x, _ in predict_batches:
-        if x["token_ids"].shape not in seen:
-            seen.add(x["token_ids"].shape)
+        if _shape_key(x) not in seen:
+            seen.add(_shape_key(x))
             np.asarray(model.predict_on_batch(x))
     compile_s = time.perf_counter() - compile_started
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    for x, y in _progress(train_batches, f"{name} train"):
-        model.train_on_batch(x, y)  # returns host values: every step is finished before the next starts
+    for x, y, w, _ in _progress(train_batches, f"{name} train"):
+        model.train_on_batch(x, y, sample_weight=w)  # returns host values: every step is finished before the next starts
     train_wall, train_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     wall0, cpu0 = time.perf_counter(), time.process_time()
     predicted = 0
@@ -256,12 +264,12 @@ def run_pipeline(name: str, args) -> dict:
         predicted += real
     predict_wall, predict_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
 
-    trained = sum(len(y) for _, y in train_batches)
+    trained = sum(real for *_, real in train_batches)
     stats = _device_memory(device)
     return {
         "pipeline": name, "device": f"{device.platform}:{getattr(device, 'device_kind', '')}",
         "config": size_name, "precision": policy, "attention": config.attention,
-        "lengths": sorted({int(x["token_ids"].shape[-1]) for x, _ in train_batches}),
+        "lengths": sorted({shape for _, shape, _ in plan}),
         "shapes": len(seen), "train_steps": len(train_batches), "train_rows": trained,
         "predict_rows": predicted, "compile_s": compile_s,
         "train_rows_s": trained / train_wall, "predict_rows_s": predicted / predict_wall,
@@ -338,23 +346,10 @@ def _drop_option(argv: list, names: tuple) -> list:
     return out
 
 
-def _option_lengths(pairs) -> tuple:
-    return (np.fromiter(map(len, pairs.a), np.int64, len(pairs)), np.fromiter(map(len, pairs.b), np.int64, len(pairs)))
-
-
 def pair_padding_floor(pairs) -> float:
     """Padding that remains with one padded length per pair however fine the buckets: A and B differ in length."""
-    a, b = _option_lengths(pairs)
+    a, b = pairs.option_lengths()
     return float(1.0 - (a + b).sum() / (2 * np.maximum(a, b).sum()))
-
-
-def option_padded_fraction(pairs, config) -> float:
-    """Padded fraction if each option were padded to its own bucket (not what lmsys.batching does today)."""
-    from lmsys.batching import assign_buckets, bucket_bounds
-
-    bounds = np.asarray(bucket_bounds(config))
-    lengths = np.minimum(np.concatenate(_option_lengths(pairs)), bounds[-1])
-    return float(1.0 - lengths.sum() / bounds[assign_buckets(lengths, list(bounds))].sum())
 
 
 def report(args, arrays, pairs, results: dict) -> None:
@@ -369,7 +364,7 @@ def report(args, arrays, pairs, results: dict) -> None:
           f"sequence length {args.sequence_length}; starter batch {args.batch_size} pairs; "
           f"ours buckets {o['lengths']} at {args.batch_size * args.sequence_length} tokens per batch")
     print(f"rows: {s['train_rows']} trained by the starter in {s['train_steps']} steps, {o['train_rows']} by ours "
-          f"in {o['train_steps']} steps (full batches only); {s['predict_rows']} predicted by each")
+          f"in {o['train_steps']} steps (filler rows not counted); {s['predict_rows']} predicted by each")
     print(f"XLA compile time excluded: every shape warmed up first (starter {s['shapes']} shape(s), "
           f"{s['compile_s']:.1f} s; ours {o['shapes']}, {o['compile_s']:.1f} s); batches padded before timing")
     for what in ("train", "predict"):
@@ -381,9 +376,11 @@ def report(args, arrays, pairs, results: dict) -> None:
               f"ratio {b / a:.2f}x")
     print(f"padded-token fraction (all {len(pairs)} rows): starter {100 * fractions['starter']:.1f}%  "
           f"ours {100 * fractions['ours']:.1f}%")
-    print(f"padding floor of padding both options of a pair together (pairs at their exact longer length): "
-          f"{100 * pair_padding_floor(pairs):.1f}%; options bucketed one by one with ours' buckets instead: "
-          f"{100 * option_padded_fraction(pairs, pipeline_config('ours', args)):.1f}%")
+    ours = pipeline_config("ours", args)
+    print(f"ours' buckets with both options of a pair padded to the longer one's bucket: "
+          f"{100 * padded_fraction(pairs, ours.replace(pad_each_option=False)):.1f}%, each option to its own: "
+          f"{100 * padded_fraction(pairs, ours.replace(pad_each_option=True)):.1f}%; padding both options to the "
+          f"pair's exact longer length leaves {100 * pair_padding_floor(pairs):.1f}% (A and B differ in length)")
     print(f"peak memory ({s['peak_kind']}): starter {s['peak_bytes'] / mib:,.0f} MiB  "
           f"ours {o['peak_bytes'] / mib:,.0f} MiB")
     print(f"load average (1 min) at the end of each run: starter {s['loadavg']:.2f}  ours {o['loadavg']:.2f} "

@@ -1,10 +1,16 @@
-"""Length buckets: pad each batch only to the nearest of a few fixed lengths.
+"""Length buckets: pad each option only to the nearest of a few fixed lengths.
 
-The starter pads every pair to 512 tokens although the median is ~300. Rows are grouped by length
-into a few buckets (e.g. 128/256/384/512) with about the same number of tokens per batch (more
-rows in short buckets), so little padding is computed and XLA compiles one shape per bucket.
-Training shuffles within and across buckets each epoch; prediction sorts by length and hands
-rows back in their original order.
+The starter pads every option to 512 tokens although the median is ~300. Each option is padded to
+its own bucket (e.g. 128/256/384/512): a batch holds pairs whose shorter option falls in one bucket
+and whose longer option falls in another, so a step has one of at most B*(B+1)/2 shapes and little
+padding (A and B of a pair often differ a lot in length, so padding both to the longer one, as
+`pad_each_option=False` does, wastes about a tenth of the tokens). Batches keep about the same
+number of tokens (more rows in short buckets). Training shuffles within and across groups each
+epoch; prediction sorts by length and hands rows back in their original order.
+
+A batch is either the "pair" form, token_ids/padding_mask shaped (rows, 2, L), or the "split" form:
+short_ids/short_mask (rows, Ls), long_ids/long_mask (rows, Ll) and a_is_long (rows,), telling which
+of the two is option A. The model gives the same output for both.
 """
 
 from __future__ import annotations
@@ -20,19 +26,39 @@ def bucket_bounds(config) -> list[int]:
     return bounds + [int(config.sequence_length)]
 
 
-def batch_size_for(length: int, config, multiple: int = 1) -> int:
-    """Rows per batch at this padded length: a constant token budget, a multiple of the device count."""
-    budget = config.tokens_per_batch or config.batch_size * config.sequence_length
-    rows = max(1, budget // length)
-    return max(multiple, rows // multiple * multiple)
-
-
 def assign_buckets(lengths: np.ndarray, bounds: list[int]) -> np.ndarray:
     return np.searchsorted(np.asarray(bounds), lengths, side="left").clip(max=len(bounds) - 1)
 
 
+def batch_size_for(shape, config, multiple: int = 1) -> int:
+    """Rows per batch for a padded shape (one length, or (short, long)): a constant token budget
+    (batch_size pairs at sequence_length), a multiple of the device count."""
+    budget = config.tokens_per_batch or config.batch_size * config.sequence_length
+    mean_length = shape if np.isscalar(shape) else sum(shape) / 2
+    rows = max(1, int(budget // mean_length))
+    return max(multiple, rows // multiple * multiple)
+
+
+def row_shapes(pairs: TokenizedPairs, config) -> list:
+    """Each row's padded shape: its bucketed (short, long) lengths, or one length for the pair form."""
+    bounds = np.asarray(bucket_bounds(config))
+    la, lb = pairs.option_lengths()
+    if not config.pad_each_option:
+        return bounds[assign_buckets(np.maximum(la, lb), list(bounds))].tolist()
+    short = bounds[assign_buckets(np.minimum(la, lb), list(bounds))]
+    long = bounds[assign_buckets(np.maximum(la, lb), list(bounds))]
+    return list(zip(short.tolist(), long.tolist()))
+
+
+def _groups(pairs: TokenizedPairs, config) -> dict:
+    groups: dict = {}
+    for i, shape in enumerate(row_shapes(pairs, config)):
+        groups.setdefault(shape, []).append(i)
+    return {shape: np.asarray(rows) for shape, rows in sorted(groups.items())}
+
+
 def pad_pairs(pairs: TokenizedPairs, index, length: int) -> dict:
-    """Inputs shaped (rows, 2, length) for the Siamese model."""
+    """The pair form: inputs shaped (rows, 2, length)."""
     token_ids = np.full((len(index), 2, length), pairs.pad_id, dtype=np.int32)
     for r, i in enumerate(index):
         for side, ids in enumerate((pairs.a[i], pairs.b[i])):
@@ -41,56 +67,85 @@ def pad_pairs(pairs: TokenizedPairs, index, length: int) -> dict:
     return {"token_ids": token_ids, "padding_mask": (token_ids != pairs.pad_id)}
 
 
-def training_plan(lengths: np.ndarray, config, rng: np.random.Generator, multiple: int = 1) -> list:
-    """One epoch: list of (row indices, padded length), shuffled within and across buckets.
+def _pad(seqs, length: int, pad_id: int) -> np.ndarray:
+    out = np.full((len(seqs), length), pad_id, dtype=np.int32)
+    for r, ids in enumerate(seqs):
+        n = min(len(ids), length)
+        out[r, :n] = ids[:n]
+    return out
 
-    Full batches only (the remainder of each bucket is left out this epoch, a different one next
-    epoch), so every step has one of a few fixed shapes.
+
+def pad_split(pairs: TokenizedPairs, index, shape) -> dict:
+    """The split form: each row's shorter option padded to shape[0], its longer one to shape[1]."""
+    a_is_long = np.array([len(pairs.a[i]) > len(pairs.b[i]) for i in index], dtype=bool)
+    short = [pairs.b[i] if flag else pairs.a[i] for i, flag in zip(index, a_is_long)]
+    long = [pairs.a[i] if flag else pairs.b[i] for i, flag in zip(index, a_is_long)]
+    short_ids, long_ids = _pad(short, shape[0], pairs.pad_id), _pad(long, shape[1], pairs.pad_id)
+    return {"short_ids": short_ids, "short_mask": short_ids != pairs.pad_id,
+            "long_ids": long_ids, "long_mask": long_ids != pairs.pad_id, "a_is_long": a_is_long}
+
+
+def pad_batch(pairs: TokenizedPairs, index, shape) -> dict:
+    """Model inputs for these rows at a shape from a plan."""
+    return pad_pairs(pairs, index, shape) if np.isscalar(shape) else pad_split(pairs, index, shape)
+
+
+def swap_sides(batch: dict, flip: np.ndarray) -> dict:
+    """Exchange A and B in the rows where `flip` is set (training-time swap augmentation)."""
+    if "a_is_long" in batch:
+        return {**batch, "a_is_long": batch["a_is_long"] ^ flip}
+    return {k: np.where(flip[:, None, None], v[:, ::-1], v) for k, v in batch.items()}
+
+
+def _batches(rows: np.ndarray, size: int, shape) -> list:
+    """(indices, shape, real rows) batches of one group; the last is filled up to `size` with repeats
+    of the group's own rows, which the caller weights 0 (training) or drops (prediction)."""
+    out = []
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        real = len(part)
+        if real < size:
+            part = np.concatenate([part, np.resize(part, size - real)])
+        out.append((part, shape, real))
+    return out
+
+
+def training_plan(pairs: TokenizedPairs, config, rng: np.random.Generator, multiple: int = 1) -> list:
+    """One epoch: list of (row indices, shape, real rows), shuffled within and across groups.
+
+    Every row is trained every epoch; each group's last batch is filled with repeats (weighted 0) so
+    every step has one of a few fixed shapes.
     """
-    bounds = bucket_bounds(config)
-    bucket = assign_buckets(lengths, bounds)
     plan = []
-    for k, length in enumerate(bounds):
-        rows = rng.permutation(np.flatnonzero(bucket == k))
-        size = batch_size_for(length, config, multiple)
-        for start in range(0, len(rows) - size + 1, size):
-            plan.append((rows[start:start + size], length))
+    for shape, rows in _groups(pairs, config).items():
+        plan.extend(_batches(rng.permutation(rows), batch_size_for(shape, config, multiple), shape))
     order = rng.permutation(len(plan))
     return [plan[i] for i in order]
 
 
-def epoch_size(lengths: np.ndarray, config, multiple: int = 1) -> tuple[int, int]:
-    """(steps, rows) of one training epoch: full batches only, as training_plan makes them."""
-    bounds = bucket_bounds(config)
-    counts = np.bincount(assign_buckets(lengths, bounds), minlength=len(bounds))
-    sizes = [batch_size_for(b, config, multiple) for b in bounds]
-    steps = [int(c // size) for c, size in zip(counts, sizes)]
-    return sum(steps), sum(n * size for n, size in zip(steps, sizes))
+def epoch_size(pairs: TokenizedPairs, config, multiple: int = 1) -> tuple[int, int]:
+    """(steps, rows) of one training epoch, as training_plan makes it."""
+    steps = 0
+    for shape, members in _groups(pairs, config).items():
+        steps += -(-len(members) // batch_size_for(shape, config, multiple))
+    return steps, len(pairs)
 
 
-def prediction_plan(lengths: np.ndarray, config, multiple: int = 1) -> list:
-    """Every row exactly once, sorted by length; the last batch of a bucket is padded with repeats
-    of its own rows to keep the shape fixed (their outputs are dropped)."""
-    bounds = bucket_bounds(config)
-    order = np.argsort(lengths, kind="stable")
-    bucket = assign_buckets(lengths[order], bounds)
+def prediction_plan(pairs: TokenizedPairs, config, multiple: int = 1) -> list:
+    """Every row exactly once, as (row indices, shape, real rows), grouped by length; the filler rows
+    of a group's last batch are to be dropped."""
     plan = []
-    for k, length in enumerate(bounds):
-        rows = order[bucket == k]
-        size = batch_size_for(length, config, multiple)
-        for start in range(0, len(rows), size):
-            part = rows[start:start + size]
-            real = len(part)
-            if real < size:
-                part = np.concatenate([part, np.resize(part, size - real)])
-            plan.append((part, length, real))
+    for shape, rows in _groups(pairs, config).items():
+        plan.extend(_batches(rows, batch_size_for(shape, config, multiple), shape))
     return plan
 
 
 def padded_fraction(pairs: TokenizedPairs, config) -> float:
-    """Share of computed token positions that are padding: each option of a pair is padded to the
-    pair's bucket length."""
-    bounds = np.asarray(bucket_bounds(config))
-    padded = bounds[assign_buckets(pairs.lengths(), list(bounds))]
-    real = sum(np.minimum(np.fromiter(map(len, side), np.int64, len(side)), padded).sum() for side in (pairs.a, pairs.b))
-    return float(1.0 - real / (2 * padded.sum()))
+    """Share of computed token positions that are padding under this configuration's batching."""
+    la, lb = pairs.option_lengths()
+    shapes = row_shapes(pairs, config)
+    if config.pad_each_option:
+        computed = sum(s + l for s, l in shapes)
+    else:
+        computed = 2 * sum(shapes)
+    return float(1.0 - (la.sum() + lb.sum()) / computed)

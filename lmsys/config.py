@@ -59,6 +59,7 @@ class Config:
     label_smoothing: float = 0.02
     swap_augment: bool = False
     buckets: list = field(default_factory=lambda: [128, 256, 384, 512])
+    pad_each_option: bool = True  # pad A and B to their own buckets (False: both to the pair's longer one)
     tokens_per_batch: int = 0  # 0: batch_size * sequence_length
     # prediction
     tta: bool = True

@@ -1,6 +1,7 @@
 """The Siamese classifier: one shared DeBERTa-v3 backbone reads option A and option B.
 
-Inputs are (batch, 2, seq_len) `token_ids` and `padding_mask`. Each option is pooled over its
+Inputs are (batch, 2, seq_len) `token_ids` and `padding_mask`, or the split form of lmsys.batching
+(each option padded to its own length), which gives the same output with less padding. Each option is pooled over its
 real tokens only (the starter's GlobalAveragePooling1D also averaged padding), the two vectors are
 joined, and a Dense(3) softmax runs in float32 so rows sum to 1 under mixed precision too.
 """
@@ -30,14 +31,29 @@ class SiameseClassifier(keras.Model):
         self.drop = layers.Dropout(dropout, name="dropout")
         self.head = layers.Dense(3, activation="softmax", dtype="float32", name=HEAD_NAME)
 
+    def encode(self, token_ids, mask, training=False):
+        """Pooled vectors of a (rows, length) batch of options."""
+        hidden = self.backbone({"token_ids": token_ids, "padding_mask": mask}, training=training)
+        return self.pool(hidden, mask)
+
     def call(self, inputs, training=False):
-        token_ids, mask = inputs["token_ids"], inputs["padding_mask"]
-        batch, _, length = ops.shape(token_ids)
-        flat_ids = ops.reshape(token_ids, (-1, length))
-        flat_mask = ops.reshape(mask, (-1, length))
-        hidden = self.backbone({"token_ids": flat_ids, "padding_mask": flat_mask}, training=training)
-        pooled = self.pool(hidden, flat_mask)
-        joined = ops.reshape(pooled, (batch, -1))  # [pooled A, pooled B]
+        if "a_is_long" in inputs:  # split form (lmsys.batching): each option padded to its own bucket
+            rows = ops.shape(inputs["short_ids"])[0]
+            if ops.shape(inputs["short_ids"])[1] == ops.shape(inputs["long_ids"])[1]:  # static: one call
+                both = self.encode(ops.concatenate([inputs["short_ids"], inputs["long_ids"]], axis=0),
+                                   ops.concatenate([inputs["short_mask"], inputs["long_mask"]], axis=0), training)
+                short, long = both[:rows], both[rows:]
+            else:
+                short = self.encode(inputs["short_ids"], inputs["short_mask"], training)
+                long = self.encode(inputs["long_ids"], inputs["long_mask"], training)
+            a_is_long = ops.expand_dims(ops.cast(inputs["a_is_long"], "bool"), -1)
+            pooled_a, pooled_b = ops.where(a_is_long, long, short), ops.where(a_is_long, short, long)
+            joined = ops.concatenate([pooled_a, pooled_b], axis=-1)
+        else:  # pair form: token_ids and padding_mask shaped (rows, 2, length)
+            token_ids, mask = inputs["token_ids"], inputs["padding_mask"]
+            batch, _, length = ops.shape(token_ids)
+            pooled = self.encode(ops.reshape(token_ids, (-1, length)), ops.reshape(mask, (-1, length)), training)
+            joined = ops.reshape(pooled, (batch, -1))  # [pooled A, pooled B]
         return self.head(self.drop(joined, training=training))
 
     def build_for(self, length: int = 8) -> None:

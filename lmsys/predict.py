@@ -22,18 +22,18 @@ def swap_ab(probs: np.ndarray) -> np.ndarray:
 
 def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
     """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order."""
-    from lmsys.batching import pad_pairs, prediction_plan
+    from lmsys.batching import pad_batch, prediction_plan
 
     probs = np.zeros((len(pairs), 3), dtype=np.float64)
-    plan = prediction_plan(pairs.lengths(), config, multiple)
+    plan = prediction_plan(pairs, config, multiple)
     if verbose:
         from tqdm.auto import tqdm
 
         plan_iter = tqdm(plan, desc="predict", unit="batch")
     else:
         plan_iter = plan
-    for index, length, real in plan_iter:
-        out = np.asarray(model.predict_on_batch(pad_pairs(pairs, index, length)), dtype=np.float64)
+    for index, shape, real in plan_iter:
+        out = np.asarray(model.predict_on_batch(pad_batch(pairs, index, shape)), dtype=np.float64)
         probs[index[:real]] = out[:real]
     return probs / probs.sum(axis=1, keepdims=True)
 

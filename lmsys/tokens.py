@@ -31,10 +31,13 @@ class TokenizedPairs:
     def __len__(self) -> int:
         return len(self.a)
 
+    def option_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.fromiter(map(len, self.a), np.int64, len(self.a)),
+                np.fromiter(map(len, self.b), np.int64, len(self.b)))
+
     def lengths(self) -> np.ndarray:
-        """Per row, the longer of its two options (the pair is padded together)."""
-        return np.maximum(np.fromiter(map(len, self.a), np.int64, len(self.a)),
-                          np.fromiter(map(len, self.b), np.int64, len(self.b)))
+        """Per row, the longer of its two options."""
+        return np.maximum(*self.option_lengths())
 
     def swapped(self) -> "TokenizedPairs":
         return TokenizedPairs(self.b, self.a, self.pad_id)

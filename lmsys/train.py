@@ -34,39 +34,45 @@ def _swap_labels(onehot: np.ndarray) -> np.ndarray:
     return onehot[:, [1, 0, 2]]
 
 
+def _real_rows(size: int, real: int) -> np.ndarray:
+    """Sample weights: 1 for a batch's real rows, 0 for the filler that keeps its shape fixed."""
+    return (np.arange(size) < real).astype(np.float32)
+
+
 def _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple):
     import tensorflow as tf
 
-    from lmsys.batching import pad_pairs, prediction_plan, training_plan
+    from lmsys.batching import pad_batch, prediction_plan, swap_sides, training_plan
 
-    lengths = pairs_tr.lengths()
-    spec_x = {"token_ids": tf.TensorSpec((None, 2, None), tf.int32),
-              "padding_mask": tf.TensorSpec((None, 2, None), tf.bool)}
+    if config.pad_each_option:
+        spec_x = {"short_ids": tf.TensorSpec((None, None), tf.int32), "short_mask": tf.TensorSpec((None, None), tf.bool),
+                  "long_ids": tf.TensorSpec((None, None), tf.int32), "long_mask": tf.TensorSpec((None, None), tf.bool),
+                  "a_is_long": tf.TensorSpec((None,), tf.bool)}
+    else:
+        spec_x = {"token_ids": tf.TensorSpec((None, 2, None), tf.int32),
+                  "padding_mask": tf.TensorSpec((None, 2, None), tf.bool)}
 
     def train_gen():
         epoch = initial_epoch
         while True:  # one pass per epoch, reshuffled from (seed, epoch) so a resumed run sees the same order
             rng = np.random.default_rng([config.seed, epoch])
-            for index, length in training_plan(lengths, config, rng, multiple):
-                x, y = pad_pairs(pairs_tr, index, length), y_tr[index]
+            for index, shape, real in training_plan(pairs_tr, config, rng, multiple):
+                x, y = pad_batch(pairs_tr, index, shape), y_tr[index]
                 if config.swap_augment:
                     flip = rng.random(len(index)) < 0.5
-                    x = {k: np.where(flip[:, None, None], v[:, ::-1], v) for k, v in x.items()}
-                    y = np.where(flip[:, None], _swap_labels(y), y)
-                yield x, y
+                    x, y = swap_sides(x, flip), np.where(flip[:, None], _swap_labels(y), y)
+                yield x, y, _real_rows(len(index), real)
             epoch += 1
 
-    val_plan = prediction_plan(pairs_va.lengths(), config, multiple)
+    val_plan = prediction_plan(pairs_va, config, multiple)
 
     def val_gen():
-        for index, length, real in val_plan:
-            weight = (np.arange(len(index)) < real).astype(np.float32)
-            yield pad_pairs(pairs_va, index, length), y_va[index], weight
+        for index, shape, real in val_plan:
+            yield pad_batch(pairs_va, index, shape), y_va[index], _real_rows(len(index), real)
 
-    train_ds = tf.data.Dataset.from_generator(
-        train_gen, output_signature=(spec_x, tf.TensorSpec((None, 3), tf.float32))).prefetch(4)
-    val_ds = tf.data.Dataset.from_generator(
-        val_gen, output_signature=(spec_x, tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None,), tf.float32)))
+    signature = (spec_x, tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None,), tf.float32))
+    train_ds = tf.data.Dataset.from_generator(train_gen, output_signature=signature).prefetch(4)
+    val_ds = tf.data.Dataset.from_generator(val_gen, output_signature=signature)
     return train_ds, val_ds.cache().prefetch(4), len(val_plan)
 
 
@@ -151,7 +157,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
 
     from lmsys.batching import epoch_size
 
-    steps, rows_per_epoch = epoch_size(pairs_tr.lengths(), config, multiple)
+    steps, rows_per_epoch = epoch_size(pairs_tr, config, multiple)
     if steps == 0:
         raise ValueError(f"{train_csv}: too few training rows ({len(train_df)}) for one batch")
     compile_classifier(model, config, steps * config.epochs)

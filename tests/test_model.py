@@ -139,12 +139,42 @@ def test_bucketing_pads_less_than_fixed_length_and_keeps_every_row(tiny_parts, r
 
     config = tiny_parts[0]
     fixed = config.replace(buckets=[])
-    assert padded_fraction(real_pairs, config) < padded_fraction(real_pairs, fixed)
-    plan = prediction_plan(real_pairs.lengths(), config)
-    seen = np.concatenate([index[:real] for index, _, real in plan])
-    assert sorted(seen.tolist()) == list(range(len(real_pairs)))
-    for index, length, _ in plan:
-        assert real_pairs.lengths()[index].max() <= length
+    pair_level = config.replace(pad_each_option=False)
+    assert padded_fraction(real_pairs, config) < padded_fraction(real_pairs, pair_level) < \
+        padded_fraction(real_pairs, fixed)
+    la, lb = real_pairs.option_lengths()
+    for cfg in (config, pair_level):
+        plan = prediction_plan(real_pairs, cfg)
+        seen = np.concatenate([index[:real] for index, _, real in plan])
+        assert sorted(seen.tolist()) == list(range(len(real_pairs)))
+        for index, shape, _ in plan:
+            short, long = (shape, shape) if np.isscalar(shape) else shape
+            assert np.minimum(la, lb)[index].max() <= short and np.maximum(la, lb)[index].max() <= long
     rng = np.random.default_rng(0)
-    shapes = {(len(i), L) for i, L in training_plan(real_pairs.lengths(), config, rng)}
-    assert len(shapes) <= len(config.buckets) + 1
+    plan = training_plan(real_pairs, config, rng)
+    shapes = {shape for _, shape, _ in plan}
+    n = len(config.buckets) + 1
+    assert len(shapes) <= n * (n + 1) // 2
+    trained = np.concatenate([index[:real] for index, _, real in plan])
+    assert sorted(trained.tolist()) == list(range(len(real_pairs)))  # every row, once, every epoch
+
+
+def test_split_form_gives_the_same_output_as_the_pair_form(tiny_parts, classifier, real_pairs):
+    from lmsys.batching import pad_pairs, pad_split, row_shapes
+
+    config = tiny_parts[0]
+    shapes = row_shapes(real_pairs, config)
+    groups = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape, []).append(i)
+    shape, rows = max(groups.items(), key=lambda kv: (kv[0][0] != kv[0][1], len(kv[1])))
+    assert shape[0] < shape[1]  # a group whose two options have different padded lengths
+    la, lb = real_pairs.option_lengths()
+    a_long = [i for i in rows if la[i] > lb[i]][:4]
+    b_long = [i for i in rows if la[i] <= lb[i]][:4]
+    rows = np.asarray(a_long + b_long)
+    split = pad_split(real_pairs, rows, shape)
+    assert split["a_is_long"].any() and not split["a_is_long"].all()  # both orders are checked
+    pair = pad_pairs(real_pairs, rows, config.sequence_length)
+    np.testing.assert_allclose(np.asarray(classifier.predict_on_batch(split)),
+                               np.asarray(classifier.predict_on_batch(pair)), rtol=1e-5, atol=1e-6)

@@ -19,19 +19,16 @@ import zipfile
 import pandas as pd
 
 from lmsys.atomic import write_json
+from lmsys.data import TEST_COLUMNS, TRAIN_COLUMNS
 from lmsys.kaggle import COMPETITION, KaggleError
 from lmsys.kaggle.cli import KaggleCommandError, run_kaggle
 from lmsys.kaggle.credentials import find_credentials
+from lmsys.submission import SUBMISSION_COLUMNS
 from lmsys.kaggle.metadata import (DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG, KERNEL_METADATA_FILE, KERNELS_DIR,
                                    check_slug, kernel_metadata, load_kernel_template, write_dataset_metadata)
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMPETITION_FILES = {
-    "train.csv": ("id", "model_a", "model_b", "prompt", "response_a", "response_b",
-                  "winner_model_a", "winner_model_b", "winner_tie"),
-    "test.csv": ("id", "prompt", "response_a", "response_b"),
-    "sample_submission.csv": ("id", "winner_model_a", "winner_model_b", "winner_tie"),
-}
+COMPETITION_FILES = {"train.csv": TRAIN_COLUMNS, "test.csv": TEST_COLUMNS, "sample_submission.csv": SUBMISSION_COLUMNS}
 # Resume state (full weights with optimizer state: ~1.4 GB for extra_small) is not needed to predict.
 MODEL_PUSH_SKIP = ("checkpoint", "dataset-metadata.json")
 KERNEL_DONE = "COMPLETE"
