@@ -33,8 +33,7 @@ def load_tokenizer(preset: str, train_texts=None, tiny_vocab_size: int = 2000, s
         if train_texts is None:
             raise ValueError("preset 'tiny' trains its vocabulary: training texts are required")
         return keras_hub.models.DebertaV3Tokenizer(proto=train_vocab(train_texts, tiny_vocab_size, seed))
-    _check_preset(preset)
-    return keras_hub.models.DebertaV3Tokenizer.from_preset(preset)
+    return _from_preset(keras_hub.models.DebertaV3Tokenizer, preset)
 
 
 def load_backbone(preset: str, config, tokenizer=None):
@@ -47,8 +46,21 @@ def load_backbone(preset: str, config, tokenizer=None):
             if tokenizer is not None:
                 kwargs["vocabulary_size"] = tokenizer.vocabulary_size()
             return keras_hub.models.DebertaV3Backbone(**kwargs)
-        _check_preset(preset)
-        return keras_hub.models.DebertaV3Backbone.from_preset(preset)
+        return _from_preset(keras_hub.models.DebertaV3Backbone, preset)
+
+
+def _from_preset(cls, preset: str):
+    _check_preset(preset)
+    if os.path.isdir(preset):
+        return cls.from_preset(preset)
+    try:
+        return cls.from_preset(preset)
+    except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
+        raise RuntimeError(
+            f"could not load keras-hub preset {preset!r} by name ({type(exc).__name__}: {str(exc)[:200]}). "
+            "Names download from Kaggle and need internet; offline (a Kaggle kernel with internet off), attach "
+            "the model (e.g. keras/deberta_v3/keras/deberta_v3_extra_small_en) and pass its /kaggle/input/... "
+            "directory, or use --preset tiny.") from exc
 
 
 def _check_preset(preset: str) -> None:

@@ -108,6 +108,19 @@ def test_a_missing_local_preset_is_a_clear_error(tmp_path):
         load_tokenizer(str(tmp_path / "nothing"))
 
 
+def test_a_preset_name_that_cannot_download_says_what_to_do_offline(monkeypatch):
+    import keras_hub
+
+    from lmsys.backbone import load_tokenizer
+
+    def offline(*args, **kwargs):  # what from_preset raises here: no route to Kaggle (never really tried)
+        raise ConnectionError("Failed to resolve 'api.kaggle.com'")
+
+    monkeypatch.setattr(keras_hub.models.DebertaV3Tokenizer, "from_preset", offline)
+    with pytest.raises(RuntimeError, match="deberta_v3_extra_small_en.*need internet.*--preset tiny"):
+        load_tokenizer("deberta_v3_extra_small_en")
+
+
 def test_learning_rate_warms_up_then_decays_within_the_run(tiny_parts, classifier):
     from lmsys.model import compile_classifier
 
