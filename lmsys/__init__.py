@@ -4,4 +4,9 @@ Data flows one way: data (read, clean) -> options (format) -> tokens -> model ->
 submission. The kernels and tasks.py only wire these modules together.
 """
 
+import os
+
+# The design is Keras 3 on JAX; set before anything imports keras (an explicit KERAS_BACKEND still wins).
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
 __version__ = "0.1.0"

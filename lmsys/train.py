@@ -109,7 +109,6 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
         return train_features_model(config, train_csv, out_dir)
     if config.model_type != "siamese":
         raise ValueError(f"unknown model_type {config.model_type!r} (expected 'siamese' or 'features')")
-    os.environ.setdefault("KERAS_BACKEND", "jax")
     import keras
 
     from lmsys import model_dir as md

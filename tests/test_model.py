@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -191,3 +193,10 @@ def test_split_form_gives_the_same_output_as_the_pair_form(tiny_parts, classifie
     pair = pad_pairs(real_pairs, rows, config.sequence_length)
     np.testing.assert_allclose(np.asarray(classifier.predict_on_batch(split)),
                                np.asarray(classifier.predict_on_batch(pair)), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_runs_on_jax_without_any_environment_setting():
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", "import lmsys, keras; print(keras.config.backend())"], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.stdout.strip().splitlines()[-1] == "jax", out.stderr[-2000:]
