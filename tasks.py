@@ -27,8 +27,9 @@ def train(c, data=None, preset="tiny", model="siamese", out=None, epochs=None, b
 
 @task(help={"model": "model directory (default: the last one `invoke train` wrote)",
             "data": "test csv (default: data/test.csv, else the built-in sample's)",
-            "out": "submission csv to write", "tta": "average with the A/B-swapped prediction"})
-def predict(c, model=None, data=None, out="submission/submission.csv", tta=True):
+            "out": "submission csv to write",
+            "tta": "true|false: average with the A/B-swapped prediction (default: the model's config, true)"})
+def predict(c, model=None, data=None, out="submission/submission.csv", tta=None):
     """Predict a test csv and write a validated submission."""
     from lmsys.predict import run_from_cli
 

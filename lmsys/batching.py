@@ -123,12 +123,10 @@ def training_plan(pairs: TokenizedPairs, config, rng: np.random.Generator, multi
     return [plan[i] for i in order]
 
 
-def epoch_size(pairs: TokenizedPairs, config, multiple: int = 1) -> tuple[int, int]:
-    """(steps, rows) of one training epoch, as training_plan makes it."""
-    steps = 0
-    for shape, members in _groups(pairs, config).items():
-        steps += -(-len(members) // batch_size_for(shape, config, multiple))
-    return steps, len(pairs)
+def steps_per_epoch(pairs: TokenizedPairs, config, multiple: int = 1) -> int:
+    """Steps of one training epoch (every row once), as training_plan makes it."""
+    return sum(-(-len(members) // batch_size_for(shape, config, multiple))
+               for shape, members in _groups(pairs, config).items())
 
 
 def prediction_plan(pairs: TokenizedPairs, config, multiple: int = 1) -> list:

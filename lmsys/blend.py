@@ -14,42 +14,17 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize, minimize_scalar
 
 from lmsys.atomic import write_json
+from lmsys.config import parse_bool
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
-from lmsys.metrics import log_loss
+from lmsys.metrics import EPS, log_loss
+from lmsys.model_dir import VAL_PREDICTIONS_FILE, read_val_predictions
 from lmsys.predict import predict_proba
 from lmsys.submission import make_submission, write_submission
 
-VAL_PREDICTIONS_FILE = "val_predictions.csv"
-EPS = 1e-15
 TEMPERATURE_BOUNDS = (0.25, 4.0)
-
-
-def read_val_predictions(model_dir) -> pd.DataFrame:
-    """A model directory's val_predictions.csv, checked (columns, finite probabilities, labels 0..2)."""
-    path = os.path.join(os.fspath(model_dir), VAL_PREDICTIONS_FILE)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: missing; every blended model directory needs its validation predictions")
-    frame = pd.read_csv(path)
-    needed = ["id", *LABEL_COLUMNS, "class_label"]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
-    probs = frame[list(LABEL_COLUMNS)].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{path}: row id {frame['id'].iat[i]}: probabilities {probs[i].tolist()} are not valid")
-    if not frame["class_label"].isin([0, 1, 2]).all():
-        i = int(np.flatnonzero(~frame["class_label"].isin([0, 1, 2]))[0])
-        raise ValueError(f"{path}: row id {frame['id'].iat[i]}: class_label {frame['class_label'].iat[i]!r} "
-                         "is not 0, 1 or 2")
-    if frame["id"].duplicated().any():
-        raise ValueError(f"{path}: duplicate id {frame['id'][frame['id'].duplicated()].iat[0]}")
-    return frame
 
 
 def common_rows(model_dirs):
@@ -176,5 +151,5 @@ def run_from_cli(model_dirs=None, test_csv=None, out="submission/blend.csv", tem
         if not model_dirs:
             raise FileNotFoundError(f"no model directory with {VAL_PREDICTIONS_FILE} under {root}/; "
                                     "train some first or pass --model DIR")
-    truthy = temperature if isinstance(temperature, bool) else str(temperature).lower() in ("1", "true", "yes", "on")
+    truthy = parse_bool(temperature)
     return blend(model_dirs, resolve_test_csv(test_csv), out, temperature=truthy)

@@ -28,6 +28,18 @@ TINY_BACKBONE = {
 }
 
 
+def parse_bool(value) -> bool:
+    """A command-line flag value (invoke passes strings): true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 @dataclass
 class Config:
     model_type: str = "siamese"  # "siamese" or "features"

@@ -27,18 +27,17 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lmsys.atomic import atomic_path, replace_dir, write_json
+from lmsys.atomic import replace_dir, write_json
 from lmsys.config import Config
-from lmsys.data import LABEL_COLUMNS, load_competition_csv
+from lmsys.data import SWAP_AB, load_competition_csv
 from lmsys.features import TfidfState, base_features, build_features, feature_names, swap_features, with_tfidf
-from lmsys.metrics import log_loss
+from lmsys.metrics import class_prior, log_loss
+from lmsys.model_dir import METRICS_FILE, write_val_predictions
 from lmsys.split import fold_ids
 
 MODEL_FILE = "model.txt"
 TFIDF_FILE = "tfidf.json"
-METRICS_FILE = "metrics.json"
-VAL_PREDICTIONS_FILE = "val_predictions.csv"
-SWAP_LABEL = np.array([1, 0, 2])  # class index after an A/B swap (also the column order to swap back)
+SWAP_LABEL = np.array(SWAP_AB)  # class index after an A/B swap (also the column order to swap back)
 
 DEFAULT_PARAMS = {
     "n_splits": 5,
@@ -74,10 +73,6 @@ def _lgb_params(params: dict, seed: int) -> dict:
         "lambda_l2": params["lambda_l2"], "num_threads": params["num_threads"], "seed": seed,
         "deterministic": True, "force_row_wise": True,
     }
-
-
-def prior_probs(y: np.ndarray) -> np.ndarray:
-    return np.bincount(np.asarray(y), minlength=3).astype(np.float64) / max(len(y), 1)
 
 
 def _augment(x: np.ndarray, y: np.ndarray):
@@ -136,18 +131,10 @@ def cross_validate(df: pd.DataFrame, params: dict, seed: int = 42, progress: boo
         df_tr, df_va = df[tr].reset_index(drop=True), df[va].reset_index(drop=True)
         booster, tfidf, n = _fit_fold(df_tr, base[tr], y[tr], params, seed + k)
         oof[va] = predict_features(booster, with_tfidf(base[va], df_va, tfidf))
-        prior[va] = prior_probs(y[tr])
+        prior[va] = class_prior(y[tr])
         rounds.append(n)
         fold_losses.append(log_loss(y[va], oof[va]))
     return {"oof": oof, "prior": prior, "folds": folds, "rounds": rounds, "fold_log_loss": fold_losses}
-
-
-def _write_predictions(path, ids, probs, labels) -> None:
-    frame = pd.DataFrame(probs, columns=list(LABEL_COLUMNS))
-    frame.insert(0, "id", np.asarray(ids))
-    frame["class_label"] = np.asarray(labels)
-    with atomic_path(path, suffix=".csv") as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.9g")
 
 
 def train_features_model(config: Config, train_csv: str, out_dir: str) -> dict:
@@ -197,7 +184,7 @@ def train_features_model(config: Config, train_csv: str, out_dir: str) -> dict:
                        extra=params).save(tmp_dir)
         booster.save_model(os.path.join(tmp_dir, MODEL_FILE))
         write_json(os.path.join(tmp_dir, TFIDF_FILE), tfidf.to_dict())
-        _write_predictions(os.path.join(tmp_dir, VAL_PREDICTIONS_FILE), df["id"], cv["oof"], y)
+        write_val_predictions(tmp_dir, df["id"], cv["oof"], y)
         write_json(os.path.join(tmp_dir, METRICS_FILE), metrics)
         replace_dir(tmp_dir, out_dir)
     finally:

@@ -14,8 +14,12 @@ def log_loss(labels, probs) -> float:
     return float(-np.mean(np.log(probs[np.arange(len(labels)), labels])))
 
 
+def class_prior(labels) -> np.ndarray:
+    """Class frequencies (A, B, tie)."""
+    counts = np.bincount(np.asarray(labels), minlength=3).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
 def prior_log_loss(train_labels, eval_labels) -> float:
     """Log loss of predicting the training split's class frequencies for every evaluated row."""
-    prior = np.bincount(np.asarray(train_labels), minlength=3).astype(np.float64)
-    prior /= prior.sum()
-    return log_loss(eval_labels, np.tile(prior, (len(eval_labels), 1)))
+    return log_loss(eval_labels, np.tile(class_prior(train_labels), (len(eval_labels), 1)))

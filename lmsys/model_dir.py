@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 
 import numpy as np
+import pandas as pd
 
 from lmsys.atomic import atomic_path, write_json
+from lmsys.data import LABEL_COLUMNS
 
 MANIFEST = "model.json"
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+VAL_PREDICTIONS_FILE = "val_predictions.csv"
+RUN_FILES = (MANIFEST, CHECKPOINT_DIR, METRICS_FILE, HISTORY_FILE, VAL_PREDICTIONS_FILE)
 
 
 def find_model_dirs(root) -> list[str]:
@@ -50,17 +57,66 @@ def _is_lmsys_config(path) -> bool:
     return isinstance(values, dict) and "model_type" in values
 
 
+def write_val_predictions(model_dir, ids, probs, labels) -> str:
+    """Validation (or out-of-fold) predictions with their labels: what blending and reports read."""
+    frame = pd.DataFrame(np.asarray(probs, dtype=np.float64), columns=list(LABEL_COLUMNS))
+    frame.insert(0, "id", np.asarray(ids))
+    frame["class_label"] = np.asarray(labels)
+    path = os.path.join(os.fspath(model_dir), VAL_PREDICTIONS_FILE)
+    with atomic_path(path, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.9g")
+    return path
+
+
+def read_val_predictions(model_dir, required: bool = True) -> pd.DataFrame | None:
+    """A model directory's val_predictions.csv, checked (columns, finite probabilities)."""
+    path = os.path.join(os.fspath(model_dir), VAL_PREDICTIONS_FILE)
+    if not os.path.exists(path):
+        if not required:
+            return None
+        raise FileNotFoundError(f"{path}: missing; every blended model directory needs its validation predictions")
+    frame = pd.read_csv(path)
+    needed = ["id", *LABEL_COLUMNS, "class_label"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    probs = frame[list(LABEL_COLUMNS)].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: row id {frame['id'].iat[i]}: probabilities {probs[i].tolist()} are not valid")
+    if not frame["class_label"].isin([0, 1, 2]).all():
+        i = int(np.flatnonzero(~frame["class_label"].isin([0, 1, 2]))[0])
+        raise ValueError(f"{path}: row id {frame['id'].iat[i]}: class_label {frame['class_label'].iat[i]!r} "
+                         "is not 0, 1 or 2")
+    if frame["id"].duplicated().any():
+        raise ValueError(f"{path}: duplicate id {frame['id'][frame['id'].duplicated()].iat[0]}")
+    return frame
+
+
 def _read_json(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
 
+def set_aside_previous_run(model_dir) -> str | None:
+    """A fresh run into a directory that holds an earlier run moves that run to .previous-<name>
+    beside it (replacing an older one there), so nothing of it mixes with the new run or is lost."""
+    model_dir = os.path.abspath(os.fspath(model_dir))
+    if not os.path.isdir(model_dir) or not any(
+            n in RUN_FILES or n.startswith("best-e") for n in os.listdir(model_dir)):
+        return None
+    aside = os.path.join(os.path.dirname(model_dir), f".previous-{os.path.basename(model_dir)}")
+    shutil.rmtree(aside, ignore_errors=True)
+    os.replace(model_dir, aside)
+    return aside
+
+
 def save_best(model_dir, model, tokenizer, epoch: int, extra: dict | None = None) -> str:
     from lmsys.backbone import save_preset
 
-    gen = f"best-e{epoch}"
+    gen = f"best-e{epoch}-{secrets.token_hex(3)}"  # never the name model.json may still point to
     gen_dir = os.path.join(model_dir, gen)
-    shutil.rmtree(gen_dir, ignore_errors=True)
     save_preset(os.path.join(gen_dir, "preset"), model.backbone, tokenizer)
     with atomic_path(os.path.join(gen_dir, "head.weights.npz"), suffix=".npz") as tmp:
         np.savez(tmp, **{f"w{i}": np.asarray(v) for i, v in enumerate(model.head.get_weights())})

@@ -35,8 +35,12 @@ def resolve_test_csv(path=None) -> str:
 
 
 def default_model_dir(config) -> str:
-    name = config.model_type if config.model_type != "siamese" else f"siamese-{os.path.basename(config.preset.rstrip('/'))}"
-    return os.path.join(MODELS_DIR, name)
+    """models/<type>[-<preset name>]; a Kaggle Model directory ends in its version (.../extra_small_en/2), so the
+    name is the last part of the path that is not a number."""
+    if config.model_type != "siamese":
+        return os.path.join(MODELS_DIR, config.model_type)
+    parts = [p for p in os.path.normpath(config.preset).split(os.sep) if p and not p.isdigit()]
+    return os.path.join(MODELS_DIR, f"siamese-{parts[-1] if parts else 'preset'}")
 
 
 def remember_model_dir(path) -> None:

@@ -7,17 +7,16 @@ and makes the output exactly symmetric under swapping the responses.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
-from lmsys.config import Config
-from lmsys.data import load_competition_csv
+from lmsys.config import Config, parse_bool
+from lmsys.data import SWAP_AB, load_competition_csv
 from lmsys.submission import make_submission, write_submission
 
 
 def swap_ab(probs: np.ndarray) -> np.ndarray:
-    return probs[:, [1, 0, 2]]
+    return probs[:, SWAP_AB]
 
 
 def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
@@ -76,16 +75,11 @@ def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=
     return sub
 
 
-def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv", tta=True):
+def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv", tta=None):
     from lmsys.paths import resolve_model_dir, resolve_test_csv
 
     test_csv = resolve_test_csv(test_csv)
     model_dir = resolve_model_dir(model_dir)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    sub = predict_file(model_dir, test_csv, out, tta=_truthy(tta))
+    sub = predict_file(model_dir, test_csv, out, tta=None if tta is None else parse_bool(tta))
     print(f"wrote {out}: {len(sub)} rows, validated (model {model_dir}, test {test_csv})")
     return sub
-
-
-def _truthy(value) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 
 from lmsys.atomic import atomic_path, write_text  # noqa: E402
 from lmsys.config import Config  # noqa: E402
-from lmsys.model_dir import find_model_dirs  # noqa: E402
+from lmsys.model_dir import HISTORY_FILE, METRICS_FILE, find_model_dirs, read_val_predictions  # noqa: E402
 from lmsys.data import CLASS_NAMES, LABEL_COLUMNS, load_competition_csv  # noqa: E402
 from lmsys.paths import MODELS_DIR  # noqa: E402
 
@@ -70,7 +70,7 @@ def _label(model_dir) -> str:
 
 
 def read_history(model_dir) -> pd.DataFrame | None:
-    path = os.path.join(os.fspath(model_dir), "history.csv")
+    path = os.path.join(os.fspath(model_dir), HISTORY_FILE)
     if not os.path.exists(path):
         return None
     frame = pd.read_csv(path)
@@ -100,17 +100,6 @@ def plot_training_curves(model_dirs, path) -> str | None:
     return _save(fig, path)
 
 
-def _read_val_predictions(model_dir) -> pd.DataFrame | None:
-    path = os.path.join(os.fspath(model_dir), "val_predictions.csv")
-    if not os.path.exists(path):
-        return None
-    frame = pd.read_csv(path)
-    missing = [c for c in (*LABEL_COLUMNS, "class_label") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
-    return frame
-
-
 def calibration_curve(probs: np.ndarray, hits: np.ndarray, bins: int = 10):
     """(mean predicted, observed frequency, count) per non-empty equal-width bin."""
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -122,7 +111,7 @@ def calibration_curve(probs: np.ndarray, hits: np.ndarray, bins: int = 10):
 
 def plot_calibration(model_dirs, path, bins: int = 10) -> str | None:
     """Reliability diagram per class: predicted probability against how often that class won."""
-    preds = [(d, p) for d in model_dirs if (p := _read_val_predictions(d)) is not None and len(p)]
+    preds = [(d, p) for d in model_dirs if (p := read_val_predictions(d, required=False)) is not None and len(p)]
     if not preds:
         return None
     fig, axes = plt.subplots(1, 3, figsize=FIGSIZE, sharey=True)
@@ -161,7 +150,7 @@ def models_table(model_dirs) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for d in model_dirs:
         config = Config.load(d)
-        metrics_path = os.path.join(os.fspath(d), "metrics.json")
+        metrics_path = os.path.join(os.fspath(d), METRICS_FILE)
         metrics = {}
         if os.path.exists(metrics_path):
             with open(metrics_path, encoding="utf-8") as fh:

@@ -37,8 +37,8 @@ def validate_submission(sub: pd.DataFrame, test_ids) -> None:
     if len(sub) != len(test_ids):
         raise SubmissionError(f"{len(sub)} rows, but the test file has {len(test_ids)}")
     ids = sub["id"].to_numpy()
-    try:
-        same = ids.astype(np.int64) == test_ids.astype(np.int64)
+    try:  # exact comparison: an id of 10.7 is not 10
+        same = ids.astype(np.float64) == test_ids.astype(np.float64)
     except (TypeError, ValueError):
         same = ids.astype(str) == test_ids.astype(str)
     if not same.all():

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from lmsys.atomic import atomic_path, write_json
-from lmsys.config import Config
-from lmsys.data import LABEL_COLUMNS, load_competition_csv
+from lmsys.config import Config, parse_bool
+from lmsys.data import SWAP_AB, labels_onehot, load_competition_csv
 from lmsys.metrics import log_loss, prior_log_loss
 from lmsys.split import train_val_split
 
@@ -24,14 +24,12 @@ TINY_DEFAULTS = dict(learning_rate=2e-3, sequence_length=256, batch_size=16, epo
 
 def default_config(preset: str = "tiny", model_type: str = "siamese", **overrides) -> Config:
     """The starter's settings for pretrained presets; settings that train from scratch fast for `tiny`."""
+    from lmsys.backbone import is_tiny
+
     base = Config(preset=preset, model_type=model_type)
-    if preset == "tiny":
+    if is_tiny(preset):
         base = base.replace(**TINY_DEFAULTS)
     return base.replace(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _swap_labels(onehot: np.ndarray) -> np.ndarray:
-    return onehot[:, [1, 0, 2]]
 
 
 def _real_rows(size: int, real: int) -> np.ndarray:
@@ -60,7 +58,7 @@ def _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple):
                 x, y = pad_batch(pairs_tr, index, shape), y_tr[index]
                 if config.swap_augment:
                     flip = rng.random(len(index)) < 0.5
-                    x, y = swap_sides(x, flip), np.where(flip[:, None], _swap_labels(y), y)
+                    x, y = swap_sides(x, flip), np.where(flip[:, None], y[:, SWAP_AB], y)
                 yield x, y, _real_rows(len(index), real)
             epoch += 1
 
@@ -76,10 +74,10 @@ def _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple):
     return train_ds, val_ds.cache().prefetch(4), len(val_plan)
 
 
-def _history_callback(model_dir, model, tokenizer, state, config, started):
+def _history_callback(model_dir, model, tokenizer, state, started):
     import keras
 
-    from lmsys.model_dir import save_best, save_resume_state
+    from lmsys.model_dir import HISTORY_FILE, save_best, save_resume_state
 
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -88,7 +86,7 @@ def _history_callback(model_dir, model, tokenizer, state, config, started):
                    "elapsed_s": state["elapsed_s"] + time.time() - started}
             state["history"].append(row)
             frame = pd.DataFrame(state["history"])
-            with atomic_path(os.path.join(model_dir, "history.csv"), suffix=".csv") as tmp:
+            with atomic_path(os.path.join(model_dir, HISTORY_FILE), suffix=".csv") as tmp:
                 frame.to_csv(tmp, index=False)
             val = row.get("val_log_loss", float("inf"))
             if val < state["best_val_log_loss"]:
@@ -112,7 +110,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     import keras
 
     from lmsys import model_dir as md
-    from lmsys.backbone import load_backbone, load_tokenizer
+    from lmsys.backbone import is_tiny, load_backbone, load_tokenizer
     from lmsys.distribute import setup_data_parallel
     from lmsys.model import build_classifier, compile_classifier
     from lmsys.options import options_from_config
@@ -120,12 +118,23 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     from lmsys.tokens import tokenize_pairs
 
     started = time.time()
-    os.makedirs(out_dir, exist_ok=True)
     state = md.load_resume_state(out_dir) if resume else None
     if resume and state is None:
         print(f"--resume: no checkpoint in {out_dir}; starting from scratch")
     if state is not None:
-        config = Config.load(out_dir)  # a resumed run continues exactly the configuration it started with
+        saved = Config.load(out_dir)  # a resumed run continues exactly the configuration it started with
+        if os.path.abspath(saved.data) != os.path.abspath(train_csv):
+            raise ValueError(f"--resume: {out_dir} was trained on {saved.data}, not {train_csv}; resume with the "
+                             "same data (the validation split depends on it) or train into a new directory")
+        ignored = {k: v for k, v in config.to_dict().items() if k != "data" and v != getattr(saved, k)}
+        if ignored:
+            print(f"--resume keeps the run's own configuration; ignoring {sorted(ignored)}")
+        config = saved
+    else:
+        aside = md.set_aside_previous_run(out_dir)
+        if aside:
+            print(f"{out_dir} held an earlier run: moved to {aside}")
+    os.makedirs(out_dir, exist_ok=True)
     config = config.replace(data=config.data or os.fspath(train_csv))
 
     df = load_competition_csv(train_csv)
@@ -140,7 +149,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
 
     if state is not None:
         tokenizer = md.load_resume_tokenizer(out_dir)
-    elif config.preset == "tiny":
+    elif is_tiny(config.preset):
         opt_a, opt_b = options_from_config(train_df, config)
         tokenizer = load_tokenizer("tiny", opt_a + opt_b, config.tiny_backbone["vocabulary_size"], config.seed)
     else:
@@ -151,12 +160,11 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
 
     pairs_tr = tokenize_pairs(train_df, config, tokenizer)
     pairs_va = tokenize_pairs(val_df, config, tokenizer)
-    y_tr = np.eye(3, dtype=np.float32)[train_df["class_label"].to_numpy()]
-    y_va = np.eye(3, dtype=np.float32)[val_df["class_label"].to_numpy()]
+    y_tr, y_va = labels_onehot(train_df), labels_onehot(val_df)
 
-    from lmsys.batching import epoch_size
+    from lmsys.batching import steps_per_epoch
 
-    steps, rows_per_epoch = epoch_size(pairs_tr, config, multiple)
+    steps = steps_per_epoch(pairs_tr, config, multiple)
     if steps == 0:
         raise ValueError(f"{train_csv}: too few training rows ({len(train_df)}) for one batch")
     compile_classifier(model, config, steps * config.epochs)
@@ -175,35 +183,32 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     if initial_epoch < config.epochs:
         model.fit(train_ds, steps_per_epoch=steps, epochs=config.epochs, initial_epoch=initial_epoch,
                   validation_data=val_ds, validation_steps=val_steps, verbose=verbose, shuffle=False,
-                  callbacks=[_history_callback(out_dir, model, tokenizer, state, config, started)])
+                  callbacks=[_history_callback(out_dir, model, tokenizer, state, started)])
     fit_seconds = time.time() - fit_started
     trained_epochs = config.epochs - initial_epoch
 
-    # Final validation as inference runs it (best weights, swap TTA), saved for blending and reports.
-    from lmsys.predict import predict_pairs_with_tta
+    # Final validation as inference runs it (best weights as saved, swap TTA), kept for blending and reports.
+    from lmsys.predict import predict_pairs, swap_ab
 
     _, best_model, _ = md.load_classifier(out_dir, config)
-    probs = predict_pairs_with_tta(best_model, pairs_va, config, tta=config.tta, multiple=multiple)
-    probs_plain = predict_pairs_with_tta(best_model, pairs_va, config, tta=False, multiple=multiple)
+    probs_plain = predict_pairs(best_model, pairs_va, config, multiple)
+    probs_tta = 0.5 * (probs_plain + swap_ab(predict_pairs(best_model, pairs_va.swapped(), config, multiple)))
+    probs = probs_tta if config.tta else probs_plain
     labels = val_df["class_label"].to_numpy()
-    val_frame = pd.DataFrame(probs, columns=list(LABEL_COLUMNS))
-    val_frame.insert(0, "id", val_df["id"].to_numpy())
-    val_frame["class_label"] = labels
-    with atomic_path(os.path.join(out_dir, "val_predictions.csv"), suffix=".csv") as tmp:
-        val_frame.to_csv(tmp, index=False)
+    md.write_val_predictions(out_dir, val_df["id"].to_numpy(), probs, labels)
 
     metrics = {
         "model_type": "siamese", "preset": config.preset, "data": config.data, "precision": policy,
         "train_rows": len(train_df), "val_rows": len(val_df),
         "val_log_loss": log_loss(labels, probs), "val_accuracy": float((probs.argmax(1) == labels).mean()),
-        "val_log_loss_no_tta": log_loss(labels, probs_plain),
+        "val_log_loss_no_tta": log_loss(labels, probs_plain), "val_log_loss_tta": log_loss(labels, probs_tta),
         "best_epoch_val_log_loss": state["best_val_log_loss"], "best_epoch": state["best_epoch"],
         "prior_log_loss": prior_log_loss(train_df["class_label"].to_numpy(), labels),
         "epochs": config.epochs, "wall_time_s": state["elapsed_s"] + time.time() - started,
         "fit_seconds": fit_seconds,  # rows_per_s below is over this: compile and validation included
-        "rows_per_s": rows_per_epoch * trained_epochs / fit_seconds if trained_epochs > 0 else None,
+        "rows_per_s": len(pairs_tr) * trained_epochs / fit_seconds if trained_epochs > 0 else None,
     }
-    write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    write_json(os.path.join(out_dir, md.METRICS_FILE), metrics)
     print(f"val log loss {metrics['val_log_loss']:.4f} (no TTA {metrics['val_log_loss_no_tta']:.4f}), "
           f"accuracy {metrics['val_accuracy']:.3f}, class prior {metrics['prior_log_loss']:.4f}; model in {out_dir}")
     return metrics
@@ -222,7 +227,6 @@ def run_from_cli(data=None, preset="tiny", model_type="siamese", out=None, resum
 
 def _cli_types(overrides: dict) -> dict:
     """invoke passes strings; convert them to the Config field types."""
-    flag = lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")  # noqa: E731
     casts = {"epochs": int, "batch_size": int, "sequence_length": int, "seed": int, "learning_rate": float,
-             "swap_augment": flag, "precision": str, "attention": str}
+             "swap_augment": parse_bool, "precision": str, "attention": str}
     return {k: casts[k](v) for k, v in overrides.items() if v is not None}

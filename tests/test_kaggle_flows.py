@@ -1,14 +1,10 @@
 """The real `kaggle` client, run as a subprocess against the fake server (tests/fake_kaggle.py)."""
 
-import json
 import os
 
-import pytest
 
 from fake_kaggle import FAKE_KEY, FAKE_USER, fake_kaggle  # noqa: F401 (fixture)
-from lmsys.kaggle import KaggleError
 from lmsys.kaggle import workflows
-from lmsys.kaggle.cli import KaggleCommandError
 
 TRAIN_HEADER = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
 TEST_CSV = "../shared/data/test.csv"

@@ -5,14 +5,13 @@ import os
 import shutil
 import subprocess
 import sys
-import types
 
 import pandas as pd
 import pytest
 
 import lmsys
 from lmsys.config import Config
-from lmsys.kaggle.kernel_main import main_train, setup_accelerator
+from lmsys.kaggle.kernel_main import main_train, run_train
 from lmsys.submission import validate_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,16 +84,17 @@ def test_training_then_inference_kernel_write_a_valid_submission_offline(tmp_pat
     assert list(sub["id"]) == list(pd.read_csv(TEST_CSV)["id"])
 
 
-def test_tpu_training_uses_bfloat16_and_data_parallel_when_available(monkeypatch):
-    calls = []
-    monkeypatch.setitem(sys.modules, "lmsys.distribute",
-                        types.SimpleNamespace(setup_data_parallel=lambda: calls.append("dp")))
-    assert setup_accelerator("tpu", {"epochs": 1}) == {"precision": "mixed_bfloat16", "epochs": 1}
-    assert calls == ["dp"]
-    assert setup_accelerator("gpu", {"epochs": 1}) == {"epochs": 1}
+def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(monkeypatch, tmp_path):
+    import lmsys.train
+    from lmsys.precision import policy_for_device
 
-
-def test_tpu_training_without_distribute_module_falls_back_with_a_message(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "lmsys.distribute", None)  # import fails
-    assert setup_accelerator("tpu", {})["precision"] == "mixed_bfloat16"
-    assert "lmsys.distribute is not available" in capsys.readouterr().out
+    seen = {}
+    monkeypatch.setattr(lmsys.train, "train_model", lambda config, csv, out: seen.update(config=config) or {})
+    comp = tmp_path / "input" / "lmsys-chatbot-arena"
+    comp.mkdir(parents=True)
+    shutil.copy(TRAIN_SAMPLE, comp / "train.csv")
+    run_train(str(tmp_path / "input"), str(tmp_path / "out"), preset="tiny", accelerator="tpu",
+              overrides={"epochs": 1})
+    assert seen["config"].precision == "auto" and seen["config"].epochs == 1
+    assert policy_for_device("tpu", "TPU v3") == "mixed_bfloat16"  # what "auto" resolves to there
+    assert policy_for_device("gpu", "Tesla T4") == "mixed_float16"  # and at inference on a T4

@@ -5,7 +5,6 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REAL_TRAIN
 
 
 @pytest.fixture(scope="module")

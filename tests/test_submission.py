@@ -29,6 +29,10 @@ def _broken(kind):
     if kind == "wrong_id":
         sub.loc[2, "id"] = 5
         return sub
+    if kind == "fractional_id":
+        sub["id"] = sub["id"].astype(float)
+        sub.loc[1, "id"] = 211333.5
+        return sub
     if kind == "nan":
         sub.loc[1, "winner_model_a"] = np.nan
         return sub
@@ -50,7 +54,7 @@ def _broken(kind):
 
 @pytest.mark.parametrize("kind, message", [
     ("columns", "expected exactly"), ("order", "row 0: id 211333"), ("missing_row", "2 rows, but"),
-    ("wrong_id", "row 2: id 5"), ("nan", "row 1 .*winner_model_a.*not a finite"), ("inf", "row 1 .*winner_model_b"),
+    ("wrong_id", "row 2: id 5"), ("fractional_id", "row 1: id 211333.5"), ("nan", "row 1 .*winner_model_a.*not a finite"), ("inf", "row 1 .*winner_model_b"),
     ("negative", "row 0 .*outside"), ("sum", "row 2 .*sum to"), ("text", "row 0 .*'abc'"),
 ])
 def test_each_malformed_submission_is_rejected_and_nothing_is_written(tmp_path, kind, message):

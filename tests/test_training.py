@@ -25,7 +25,7 @@ def test_two_training_steps_then_save_and_load_give_identical_predictions(tiny_p
     from lmsys.backbone import load_backbone
     from lmsys.batching import pad_pairs
     from lmsys.model import build_classifier, compile_classifier
-    from lmsys.model_dir import load_classifier, save_best
+    from lmsys.model_dir import best_generation, load_classifier, save_best
     from lmsys.tokens import tokenize_pairs
 
     config, tokenizer, backbone = tiny_parts
@@ -44,7 +44,7 @@ def test_two_training_steps_then_save_and_load_give_identical_predictions(tiny_p
     save_best(str(tmp_path), model, tokenizer, epoch=1)
     _, loaded, tok2 = load_classifier(str(tmp_path))
     np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), after, rtol=1e-6, atol=1e-7)
-    assert os.path.getsize(tmp_path / "best-e1" / "head.weights.npz") < 10_000  # no optimizer state in it
+    assert os.path.getsize(os.path.join(best_generation(str(tmp_path)), "head.weights.npz")) < 10_000  # no optimizer state
 
 
 def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(tmp_path):
@@ -123,3 +123,41 @@ def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(tm
     history = pd.read_csv(model / "history.csv")
     assert history["epoch"].tolist() == [1, 2, 3]
     assert metrics["epochs"] == 3 and np.isfinite(metrics["val_log_loss"])
+
+
+def test_a_fresh_run_moves_an_earlier_run_aside_instead_of_mixing_with_it(tmp_path):
+    from lmsys.model_dir import set_aside_previous_run
+
+    model = tmp_path / "models" / "siamese-tiny"
+    model.mkdir(parents=True)
+    (model / "metrics.json").write_text("{}")
+    (model / "checkpoint").mkdir()
+    aside = set_aside_previous_run(model)
+    assert aside == str(tmp_path / "models" / ".previous-siamese-tiny")
+    assert not model.exists() and os.path.exists(os.path.join(aside, "metrics.json"))
+    empty = tmp_path / "models" / "new"
+    empty.mkdir()
+    assert set_aside_previous_run(empty) is None and empty.exists()  # nothing to move
+
+
+def test_resume_refuses_other_data_than_the_run_started_with(tmp_path):
+    from lmsys.config import Config
+    from lmsys.train import default_config, train_model
+
+    model = tmp_path / "model"
+    model.mkdir()
+    default_config("tiny", data=os.path.abspath(REAL_TRAIN)).save(model)
+    (model / "checkpoint").mkdir()
+    (model / "checkpoint" / "state.json").write_text(json.dumps({"epoch": 1, "weights": "epoch-1.weights.h5"}))
+    with pytest.raises(ValueError, match="was trained on .*train_sample.csv, not .*other.csv"):
+        train_model(Config(), str(tmp_path / "other.csv"), str(model), resume=True)
+
+
+def test_default_model_directory_names_skip_the_kaggle_model_version():
+    from lmsys.paths import default_model_dir
+    from lmsys.train import default_config
+
+    kaggle = "/kaggle/input/deberta_v3/keras/deberta_v3_extra_small_en/2"
+    assert default_model_dir(default_config(kaggle)) == os.path.join("models", "siamese-deberta_v3_extra_small_en")
+    assert default_model_dir(default_config("tiny")) == os.path.join("models", "siamese-tiny")
+    assert default_model_dir(default_config("tiny", model_type="features")) == os.path.join("models", "features")

@@ -7,7 +7,6 @@ by --input/--output or LMSYS_INPUT_DIR/LMSYS_OUTPUT_DIR.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import tempfile
@@ -65,22 +64,6 @@ def detect_accelerator() -> str:
     return jax.devices()[0].platform
 
 
-def setup_accelerator(accelerator: str, overrides: dict) -> dict:
-    """On TPU: bfloat16 and data parallel over every core (when lmsys.distribute exists)."""
-    if accelerator != "tpu":
-        return overrides
-    overrides = {"precision": "mixed_bfloat16", **overrides}
-    try:
-        distribute = importlib.import_module("lmsys.distribute")
-    except ImportError:
-        print("lmsys.distribute is not available: training on TPU with the default device placement "
-              "(one core); bfloat16 is still on")
-        return overrides
-    distribute.setup_data_parallel()
-    print("data parallel over all TPU cores (lmsys.distribute.setup_data_parallel)")
-    return overrides
-
-
 def _parse_set(items) -> dict:
     values = {}
     for item in items or []:
@@ -101,8 +84,9 @@ def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=No
     train_csv = os.path.join(find_competition_dir(input_dir, "train.csv"), "train.csv")
     preset = preset or find_preset_dir(input_dir)
     accelerator = accelerator or detect_accelerator()
-    overrides = setup_accelerator(accelerator, dict(overrides or {}))
-    config = default_config(preset, data=train_csv, **overrides)
+    # precision "auto" gives bfloat16 on TPU without pinning it in config.json for a T4 at inference, and
+    # train_model spreads the batches over every core (lmsys.distribute)
+    config = default_config(preset, data=train_csv, **dict(overrides or {}))
     out_dir = os.path.join(output_dir, "model")
     print(f"accelerator: {accelerator}\npreset: {preset}\ntrain: {train_csv}\nmodel directory: {out_dir}")
     metrics = train_model(config, train_csv, out_dir)
