@@ -6,14 +6,11 @@ directory; here (no downloads) `tiny` builds a small DebertaV3Backbone and train
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 
 def attention_context(config):
-    """Build inside this to get the configured attention; keras-hub's own needs nothing."""
-    if config.attention == "keras_hub":
-        return contextlib.nullcontext()
+    """Build inside this to get the configured attention (lmsys.attention)."""
     from lmsys.attention import attention_implementation
 
     return attention_implementation(config.attention, attention_dropout=config.attention_dropout,

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from lmsys.atomic import write_json
+from lmsys.options import DEFAULT_TEMPLATE
 
 CONFIG_FILE = "config.json"
 
@@ -49,7 +50,7 @@ class Config:
     val_fraction: float = 0.2
     # options (text format)
     turns: str = "all"  # "all" or "first" (the starter)
-    template: str = "Prompt: {prompt}\n\nResponse: {response}"
+    template: str = DEFAULT_TEMPLATE
     turn_separator: str = "\n\n"
     max_chars: int = 6000  # character budget per option before tokenization (head+tail per turn)
     # model

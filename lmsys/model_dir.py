@@ -41,7 +41,7 @@ def find_model_dirs(root) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if CONFIG_FILE in filenames and _is_lmsys_config(os.path.join(dirpath, CONFIG_FILE)):
+        if CONFIG_FILE in filenames and is_lmsys_config(os.path.join(dirpath, CONFIG_FILE)):
             found.append(dirpath)
             dirnames[:] = []
         elif os.path.relpath(dirpath, root).count(os.sep) >= 1:
@@ -49,7 +49,8 @@ def find_model_dirs(root) -> list[str]:
     return sorted(found)
 
 
-def _is_lmsys_config(path) -> bool:
+def is_lmsys_config(path) -> bool:
+    """A config.json written by lmsys.config.Config (a keras-hub preset's config.json is not one)."""
     try:
         values = _read_json(path)
     except (OSError, ValueError):

@@ -102,6 +102,10 @@ def build_options(df, *, turns: str = "all", template: str = DEFAULT_TEMPLATE, s
     return opt_a, opt_b
 
 
+def option_format(config) -> dict:
+    """The configuration's text format, as build_option takes it."""
+    return dict(turns=config.turns, template=config.template, separator=config.turn_separator)
+
+
 def options_from_config(df, config, swap: bool = False) -> tuple[list[str], list[str]]:
-    return build_options(df, turns=config.turns, template=config.template, separator=config.turn_separator,
-                         max_chars=config.max_chars or None, swap=swap)
+    return build_options(df, **option_format(config), max_chars=config.max_chars or None, swap=swap)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from lmsys.options import build_option
+from lmsys.options import build_option, option_format
 
 CHARS_PER_TOKEN_GUESS = 5
 CHUNK = 2048
@@ -69,7 +69,7 @@ def tokenize_pairs(df, config, tokenizer, progress: bool = True) -> TokenizedPai
     """Both options of every row, fitted into config.sequence_length tokens with [CLS]/[SEP]."""
     room = config.sequence_length - 2
     max_chars = config.max_chars or room * CHARS_PER_TOKEN_GUESS
-    fmt = dict(turns=config.turns, template=config.template, separator=config.turn_separator)
+    fmt = option_format(config)
     prompts = df["prompt"].tolist()
     sides = []
     for col in ("response_a", "response_b"):

@@ -32,7 +32,13 @@ def add_lmsys_to_path(input_dir):
 
 
 def option(name, env, default, argv):
-    return argv[argv.index(name) + 1] if name in argv[:-1] else os.environ.get(env, default)
+    """The value of --name DIR or --name=DIR (as argparse reads it later), else the environment's."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg[len(name) + 1:]
+    return os.environ.get(env, default)
 
 
 if __name__ == "__main__":

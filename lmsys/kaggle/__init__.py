@@ -13,12 +13,24 @@ ones the client only prints while exiting 0.
 """
 
 import contextlib
+import os
+import zipfile
 
 COMPETITION = "lmsys-chatbot-arena"
 
 
 class KaggleError(RuntimeError):
     """A Kaggle step failed; the message carries the client's own words."""
+
+
+def safe_extract(archive_path, dest, error=None) -> None:
+    """Unzip, refusing any member that would land outside `dest` (a zip from elsewhere is not trusted)."""
+    dest_real = os.path.realpath(dest)
+    with zipfile.ZipFile(archive_path) as archive:
+        for member in archive.namelist():
+            if not os.path.realpath(os.path.join(dest_real, member)).startswith(dest_real + os.sep):
+                raise (error or KaggleError)(f"{archive_path}: member {member!r} would be written outside {dest}")
+        archive.extractall(dest_real)
 
 
 @contextlib.contextmanager

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import zipfile
 
-from lmsys.kaggle import COMPETITION, KaggleError
+from lmsys.config import CONFIG_FILE
+from lmsys.kaggle import COMPETITION, KaggleError, safe_extract
+from lmsys.model_dir import is_lmsys_config
 
 MAX_DEPTH = 6
 
@@ -54,8 +55,7 @@ def find_competition_dir(input_dir, needs: str = "test.csv") -> str:
 
 def is_model_dir(path) -> bool:
     """An lmsys model directory: config.json written by lmsys.config.Config (has model_type)."""
-    values = _read_json(os.path.join(path, "config.json"))
-    return isinstance(values, dict) and "model_type" in values and "class_name" not in values
+    return is_lmsys_config(os.path.join(path, CONFIG_FILE))
 
 
 def is_preset_dir(path) -> bool:
@@ -74,18 +74,13 @@ def _extract_zips(model_dir, work_dir) -> str:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("*.zip"))
     for name in zips:
-        dest = os.path.realpath(os.path.join(target, name[:-4]))
-        with zipfile.ZipFile(os.path.join(model_dir, name)) as archive:
-            for member in archive.namelist():
-                if not os.path.realpath(os.path.join(dest, member)).startswith(dest + os.sep):
-                    raise KernelInputError(f"{name}: member {member!r} would be written outside {dest}")
-            archive.extractall(dest)
+        safe_extract(os.path.join(model_dir, name), os.path.join(target, name[:-4]), KernelInputError)
     return target
 
 
 def find_model_dir(input_dir, work_dir) -> str:
     """The attached lmsys model directory (zips extracted into work_dir when needed)."""
-    found = [d for d, _, files in _walk(input_dir) if "config.json" in files and is_model_dir(d)]
+    found = [d for d, _, files in _walk(input_dir) if CONFIG_FILE in files and is_model_dir(d)]
     if not found:
         raise KernelInputError(f"{input_dir}: no lmsys model directory (config.json with model_type) found; "
                                "attach the model dataset made by `invoke push-model`")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from lmsys.atomic import write_json
 from lmsys.data import TEST_COLUMNS, TRAIN_COLUMNS
-from lmsys.kaggle import COMPETITION, KaggleError
+from lmsys.kaggle import COMPETITION, KaggleError, safe_extract
 from lmsys.kaggle.cli import KaggleCommandError, run_kaggle
 from lmsys.kaggle.credentials import find_credentials
 from lmsys.submission import SUBMISSION_COLUMNS
@@ -65,15 +65,6 @@ def check_competition_files(folder) -> dict:
     return paths
 
 
-def _safe_extract(archive_path, dest) -> None:
-    dest_real = os.path.realpath(dest)
-    with zipfile.ZipFile(archive_path) as archive:
-        for member in archive.namelist():
-            if not os.path.realpath(os.path.join(dest_real, member)).startswith(dest_real + os.sep):
-                raise KaggleError(f"{archive_path}: member {member!r} would be written outside {dest}")
-        archive.extractall(dest_real)
-
-
 def download(dest="data", competition: str = COMPETITION, timeout_s: float = 3600) -> dict:
     """Download the competition zip, unzip it, check every file, then move them into `dest`."""
     find_credentials()
@@ -85,7 +76,7 @@ def download(dest="data", competition: str = COMPETITION, timeout_s: float = 360
             raise KaggleError(f"`kaggle competitions download {competition}` wrote no zip file (found {os.listdir(tmp)})")
         unpacked = os.path.join(tmp, "unpacked")
         try:
-            _safe_extract(os.path.join(tmp, zips[0]), unpacked)
+            safe_extract(os.path.join(tmp, zips[0]), unpacked)
         except zipfile.BadZipFile as exc:
             raise KaggleError(f"{zips[0]}: not a valid zip ({exc})") from None
         check_competition_files(unpacked)
