@@ -2,8 +2,8 @@
 
     config.json            the Config used (rebuilds the same model and options)
     model.json             points at the current best generation (written last, atomically)
-    best-eN/preset/        backbone + tokenizer as a keras-hub preset (from_preset(dir) loads it)
-    best-eN/head.weights.npz  the classifier head, no optimizer state
+    best-eN-<tag>/preset/  backbone + tokenizer as a keras-hub preset (from_preset(dir) loads it)
+    best-eN-<tag>/head.weights.npz  the classifier head, no optimizer state
     history.csv, metrics.json, val_predictions.csv
     checkpoint/            resume state: last epoch's full weights with optimizer, and state.json
 
