@@ -199,3 +199,19 @@ def test_keras_runs_on_jax_without_any_environment_setting():
     out = subprocess.run([sys.executable, "-c", "import lmsys, keras; print(keras.config.backend())"], env=env,
                          capture_output=True, text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert out.stdout.strip().splitlines()[-1] == "jax", out.stderr[-2000:]
+
+
+def test_swap_augmentation_exchanges_a_and_b_in_both_batch_forms(tiny_parts, classifier, real_pairs):
+    from lmsys.batching import pad_batch, row_shapes, swap_sides
+    from lmsys.predict import swap_ab
+
+    config = tiny_parts[0]
+    rows = np.arange(8)
+    flip = np.array([True, False] * 4)
+    for shape in (config.sequence_length, max(row_shapes(real_pairs, config)[:8])):
+        swapped_rows = np.asarray(classifier.predict_on_batch(pad_batch(real_pairs.swapped(), rows, shape)))
+        plain = np.asarray(classifier.predict_on_batch(pad_batch(real_pairs, rows, shape)))
+        augmented = np.asarray(classifier.predict_on_batch(swap_sides(pad_batch(real_pairs, rows, shape), flip)))
+        np.testing.assert_allclose(augmented[flip], swapped_rows[flip], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(augmented[~flip], plain[~flip], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(swap_ab(plain[flip]), plain[flip])  # a real exchange, not a no-op

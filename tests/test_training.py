@@ -68,7 +68,8 @@ def test_invoke_train_then_predict_on_the_real_rows_writes_a_valid_submission(tm
     out = tmp_path / "sub" / "submission.csv"
     train = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "invoke"), "train", "--data", REAL_TRAIN, "--preset", "tiny",
-         "--out", str(model), "--epochs", "1", "--sequence-length", "64", "--batch-size", "16"],
+         "--out", str(model), "--epochs", "1", "--sequence-length", "64", "--batch-size", "16",
+         "--swap-augment", "true"],
         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
     files = set(os.listdir(model))
