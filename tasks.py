@@ -9,6 +9,9 @@
 
 from invoke import task
 
+from lmsys.kaggle.metadata import DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG
+from lmsys.paths import MODELS_DIR, SAMPLE_DIR
+
 
 @task(help={"data": "training csv (default: data/train.csv, else the built-in sample)",
             "preset": "keras-hub preset name, local preset directory, or 'tiny'",
@@ -46,7 +49,7 @@ def validate(c, submission, data):
 
 
 @task(help={"out": "directory for train.csv and test.csv", "rows": "number of training rows"})
-def sample(c, out="data/sample", rows=2000):
+def sample(c, out=SAMPLE_DIR, rows=2000):
     """Write the built-in synthetic sample in the competition's exact format."""
     from lmsys.sample import write_sample
 
@@ -78,7 +81,7 @@ def blend(c, model=None, data=None, out="submission/blend.csv", temperature=True
       help={"data": "train csv for the data plots (default: data/train.csv, else the built-in sample)",
             "model": "a model directory (repeat the flag; default: every one under --root)",
             "root": "where to look for model directories", "out": "folder for the PNGs and models.md"})
-def report(c, data=None, model=None, root="models", out="reports"):
+def report(c, data=None, model=None, root=MODELS_DIR, out="reports"):
     """PNGs (models, winners, training curves, calibration) and models.md under reports/."""
     from lmsys.report import run_report
 
@@ -99,7 +102,7 @@ def download(c, out="data"):
 
 @task(help={"owner": "Kaggle user (default: from the credentials)", "slug": "dataset slug",
             "notes": "version notes"})
-def push_code(c, owner=None, slug="lmsys-arena-code", notes="lmsys code"):
+def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code"):
     """Upload the lmsys package as a Kaggle dataset (create, or a new version)."""
     from lmsys.kaggle import clean_exit
     from lmsys.kaggle.workflows import push_code as run
@@ -110,7 +113,7 @@ def push_code(c, owner=None, slug="lmsys-arena-code", notes="lmsys code"):
 
 @task(help={"model": "model directory made by `invoke train`", "owner": "Kaggle user (default: from the credentials)",
             "slug": "dataset slug", "notes": "version notes"})
-def push_model(c, model, owner=None, slug="lmsys-arena-model", notes=None):
+def push_model(c, model, owner=None, slug=DEFAULT_MODEL_SLUG, notes=None):
     """Upload a model directory as a Kaggle dataset (create, or a new version)."""
     from lmsys.kaggle import clean_exit
     from lmsys.kaggle.workflows import push_model as run

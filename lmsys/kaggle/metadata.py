@@ -20,7 +20,6 @@ KERNEL_KINDS = ("infer", "train")
 DEFAULT_CODE_SLUG = "lmsys-arena-code"
 DEFAULT_MODEL_SLUG = "lmsys-arena-model"
 DEFAULT_LICENSE = "CC0-1.0"
-TEMPLATE_OWNER = "OWNER"
 KERNELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "kernels")
 
 # --accelerator -> (enable_gpu, enable_tpu, machine_shape). NvidiaTeslaT4 is Kaggle's "GPU T4 x2".

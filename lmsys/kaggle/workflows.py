@@ -25,7 +25,7 @@ from lmsys.kaggle.cli import KaggleCommandError, run_kaggle
 from lmsys.kaggle.credentials import find_credentials
 from lmsys.submission import SUBMISSION_COLUMNS
 from lmsys.kaggle.metadata import (DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG, KERNEL_METADATA_FILE, KERNELS_DIR,
-                                   check_slug, kernel_metadata, load_kernel_template, write_dataset_metadata)
+                                   check_slug, kernel_metadata, write_dataset_metadata)
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPETITION_FILES = {"train.csv": TRAIN_COLUMNS, "test.csv": TEST_COLUMNS, "sample_submission.csv": SUBMISSION_COLUMNS}
@@ -149,7 +149,7 @@ def push_kernel(kind: str, owner: str | None = None, accelerator: str | None = N
     owner = owner_or_default(owner)
     meta = kernel_metadata(kind, owner, code_slug=code_slug, model_slug=model_slug, kernel_slug=kernel_slug,
                            accelerator=accelerator, preset_source=preset_source, kernels_dir=kernels_dir)
-    code_file = load_kernel_template(kind, kernels_dir)["code_file"]
+    code_file = meta["code_file"]
     with _staging(f"kernel-{kind}") as stage:
         shutil.copy2(os.path.join(kernels_dir, kind, code_file), os.path.join(stage, code_file))
         write_json(os.path.join(stage, KERNEL_METADATA_FILE), meta)
