@@ -3,7 +3,9 @@
 Keras' distribution API on JAX replicates the variables and splits each global batch along its
 first axis across the devices; gradients are averaged by XLA. The global batch must therefore be a
 multiple of the device count: lmsys.batching makes every batch (a group's last one included, filled
-with zero-weight rows) a multiple of the count this returns.
+with zero-weight rows) a multiple of the count this returns. fit lays its batches out itself; predict_on_batch does not
+(it hands the jitted step numpy arrays, which then run whole on every device), so prediction lays
+each batch out with `place_batch` first.
 """
 
 from __future__ import annotations
@@ -27,3 +29,17 @@ def setup_data_parallel() -> int:
         return 1
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return len(devices)
+
+
+def place_batch(batch: dict) -> dict:
+    """The batch split along its first axis over the devices of the current distribution (as fit does)."""
+    import keras
+
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return batch
+    import jax
+    import numpy as np
+
+    return {name: jax.device_put(value, distribution.get_data_layout(np.shape(value)).backend_layout)
+            for name, value in batch.items()}

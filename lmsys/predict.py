@@ -22,6 +22,7 @@ def swap_ab(probs: np.ndarray) -> np.ndarray:
 def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
     """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order."""
     from lmsys.batching import pad_batch, prediction_plan
+    from lmsys.distribute import place_batch
 
     probs = np.zeros((len(pairs), 3), dtype=np.float64)
     plan = prediction_plan(pairs, config, multiple)
@@ -32,9 +33,21 @@ def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndar
     else:
         plan_iter = plan
     for index, shape, real in plan_iter:
-        out = np.asarray(model.predict_on_batch(pad_batch(pairs, index, shape)), dtype=np.float64)
+        out = np.asarray(model.predict_on_batch(place_batch(pad_batch(pairs, index, shape))), dtype=np.float64)
         probs[index[:real]] = out[:real]
     return probs / probs.sum(axis=1, keepdims=True)
+
+
+def precompile_prediction(model, pairs, config, multiple: int = 1) -> None:
+    """Compile the prediction step of every batch shape these pairs need, several at a time
+    (swapped pairs for TTA have the same shapes)."""
+    from lmsys.batching import pad_batch, prediction_plan
+    from lmsys.precompile import one_per_shape, precompile
+
+    if config.compile_threads != 1:
+        plan = one_per_shape(prediction_plan(pairs, config, multiple))
+        precompile(model, predict=[pad_batch(pairs, index, shape) for index, shape, _ in plan],
+                   workers=config.compile_threads)
 
 
 def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int = 1, verbose=0) -> np.ndarray:
@@ -62,6 +75,7 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarr
     multiple = setup_data_parallel()  # before the model is built: variables are placed when created
     config, model, tokenizer = load_classifier(model_dir, config)
     pairs = tokenize_pairs(df, config, tokenizer, progress=bool(verbose))
+    precompile_prediction(model, pairs, config, multiple)
     return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, multiple=multiple,
                                   verbose=verbose)
 

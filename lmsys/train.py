@@ -74,6 +74,21 @@ def _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple):
     return train_ds, val_ds.cache().prefetch(4), len(val_plan)
 
 
+def _precompile_steps(model, pairs_tr, y_tr, pairs_va, y_va, config, multiple) -> None:
+    """Compile the train and validation step of every batch shape before fit, several at a time."""
+    from lmsys.batching import pad_batch, prediction_plan, training_plan
+    from lmsys.precompile import one_per_shape, precompile
+
+    if config.compile_threads == 1:
+        return
+    plan = training_plan(pairs_tr, config, np.random.default_rng(config.seed), multiple)
+    train = [(pad_batch(pairs_tr, index, shape), y_tr[index].astype(np.float32), _real_rows(len(index), real))
+             for index, shape, real in one_per_shape(plan)]
+    test = [(pad_batch(pairs_va, index, shape), y_va[index].astype(np.float32), _real_rows(len(index), real))
+            for index, shape, real in one_per_shape(prediction_plan(pairs_va, config, multiple))]
+    precompile(model, train=train, test=test, workers=config.compile_threads)
+
+
 def _history_callback(model_dir, model, tokenizer, state, started):
     import keras
 
@@ -181,6 +196,7 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     train_ds, val_ds, val_steps = _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple)
     fit_started = time.time()
     if initial_epoch < config.epochs:
+        _precompile_steps(model, pairs_tr, y_tr, pairs_va, y_va, config, multiple)
         model.fit(train_ds, steps_per_epoch=steps, epochs=config.epochs, initial_epoch=initial_epoch,
                   validation_data=val_ds, validation_steps=val_steps, verbose=verbose, shuffle=False,
                   callbacks=[_history_callback(out_dir, model, tokenizer, state, started)])
@@ -188,9 +204,10 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     trained_epochs = config.epochs - initial_epoch
 
     # Final validation as inference runs it (best weights as saved, swap TTA), kept for blending and reports.
-    from lmsys.predict import predict_pairs, swap_ab
+    from lmsys.predict import precompile_prediction, predict_pairs, swap_ab
 
     _, best_model, _ = md.load_classifier(out_dir, config)
+    precompile_prediction(best_model, pairs_va, config, multiple)
     probs_plain = predict_pairs(best_model, pairs_va, config, multiple)
     probs_tta = 0.5 * (probs_plain + swap_ab(predict_pairs(best_model, pairs_va.swapped(), config, multiple)))
     probs = probs_tta if config.tta else probs_plain

@@ -1,0 +1,171 @@
+"""Every step program is compiled once, up front and in parallel, and the real steps reuse it."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEPS = ("jit(train_step)", "jit(test_step)", "jit(predict_step)")
+
+
+class CompileLog:
+    """XLA compilations seen while `active`, by jitted function name (jax.monitoring events)."""
+
+    def __init__(self):
+        import jax
+
+        self.active, self.names = False, Counter()
+        jax.monitoring.register_event_duration_secs_listener(self._event)
+
+    def _event(self, name, duration, **kwargs):
+        if self.active and name.endswith("backend_compile_duration"):
+            self.names[kwargs.get("fun_name", "?")] += 1
+
+    def __enter__(self):
+        self.names.clear()
+        self.active = True
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+
+    def steps(self) -> dict:
+        return {name: self.names[name] for name in STEPS if self.names[name]}
+
+
+@pytest.fixture(scope="module")
+def compile_log():
+    return CompileLog()
+
+
+def _random_pairs(n, seed=0, vocab=500):
+    from lmsys.tokens import TokenizedPairs
+
+    rng = np.random.default_rng(seed)
+    sides = [[rng.integers(5, vocab, rng.integers(3, 90)).astype(np.int32) for _ in range(n)] for _ in range(2)]
+    return TokenizedPairs(sides[0], sides[1], pad_id=0)
+
+
+@pytest.mark.parametrize("pad_each_option", [True, False])
+def test_precompiled_steps_are_not_compiled_again_by_the_real_calls(tiny_parts, compile_log, pad_each_option):
+    import keras_hub
+
+    from lmsys.batching import pad_batch, prediction_plan, training_plan
+    from lmsys.model import build_classifier, compile_classifier
+    from lmsys.precompile import one_per_shape, precompile
+
+    config, tokenizer, _ = tiny_parts
+    config = config.replace(pad_each_option=pad_each_option, batch_size=4, compile_threads=2)
+    backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=500, num_layers=1, num_heads=2, hidden_dim=32,
+                                                  intermediate_dim=64, max_sequence_length=96, bucket_size=16)
+    model = build_classifier(config, backbone)
+    compile_classifier(model, config, total_steps=50)
+    pairs = _random_pairs(40)
+    y = np.eye(3, dtype=np.float32)[np.arange(40) % 3]
+    plan = training_plan(pairs, config, np.random.default_rng(0))
+    batches = [(pad_batch(pairs, i, s), y[i], (np.arange(len(i)) < r).astype(np.float32)) for i, s, r in plan]
+    pred = [pad_batch(pairs, i, s) for i, s, _ in prediction_plan(pairs, config)]
+    shapes = len(one_per_shape(plan))
+    assert shapes >= 2  # the buckets really give several programs
+
+    with compile_log:
+        report = precompile(model, train=batches, test=batches, predict=pred, workers=2, verbose=False)
+    assert report["programs"] == {"train": shapes, "test": shapes, "predict": len(one_per_shape(prediction_plan(pairs, config)))}
+    assert compile_log.steps() == {f"jit({k}_step)": n for k, n in report["programs"].items()}
+
+    with compile_log:
+        for x, yy, w in batches:
+            model.train_on_batch(x, yy, sample_weight=w)
+            model.test_on_batch(x, yy, sample_weight=w)
+        for x in pred:
+            model.predict_on_batch(x)
+    assert compile_log.steps() == {}
+
+
+def test_training_compiles_each_step_program_once(tmp_path, compile_log):
+    from lmsys.batching import prediction_plan, training_plan
+    from lmsys.precompile import one_per_shape
+    from lmsys.sample import write_sample
+    from lmsys.split import train_val_split
+    from lmsys.data import load_competition_csv
+    from lmsys.train import default_config, train_model
+
+    train_csv, _ = write_sample(tmp_path / "data", n_train=240, n_test=4)
+    config = default_config("tiny", epochs=2, sequence_length=64, buckets=[32], batch_size=8, precision="float32",
+                            compile_threads=2)
+    with compile_log:
+        train_model(config, train_csv, str(tmp_path / "model"), verbose=0)
+    steps = compile_log.steps()
+
+    # the shapes the run used, recomputed from its own tokenization
+    from lmsys.backbone import load_tokenizer
+    from lmsys.model_dir import load_classifier
+    from lmsys.tokens import tokenize_pairs
+
+    saved, _, tokenizer = load_classifier(str(tmp_path / "model"))
+    train_df, val_df = train_val_split(load_competition_csv(train_csv), saved.val_fraction, saved.seed)
+    pairs_tr = tokenize_pairs(train_df, saved, tokenizer, progress=False)
+    pairs_va = tokenize_pairs(val_df, saved, tokenizer, progress=False)
+    train_shapes = len(one_per_shape(training_plan(pairs_tr, saved, np.random.default_rng(0))))
+    val_shapes = len(one_per_shape(prediction_plan(pairs_va, saved)))
+    assert train_shapes >= 2 and val_shapes >= 2
+    # once each: a real step that missed the precompiled program would compile it a second time
+    assert steps == {"jit(train_step)": train_shapes, "jit(test_step)": val_shapes,
+                     "jit(predict_step)": val_shapes}, steps
+
+
+TWO_DEVICES = r"""
+import json
+import numpy as np, jax, keras, keras_hub
+from lmsys.config import Config
+from lmsys.distribute import setup_data_parallel
+from lmsys.model import build_classifier, compile_classifier
+from lmsys.batching import pad_batch, training_plan
+from lmsys.precompile import precompile
+from lmsys.predict import precompile_prediction, predict_pairs
+from lmsys.distribute import place_batch
+from lmsys.tokens import TokenizedPairs
+
+names = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda name, d, **kw: names.append(kw.get("fun_name")) if name.endswith("backend_compile_duration") else None)
+multiple = setup_data_parallel()
+config = Config(batch_size=4, sequence_length=64, buckets=[32], precision="float32")
+rng = np.random.default_rng(0)
+pairs = TokenizedPairs(*[[rng.integers(5, 300, rng.integers(3, 60)).astype(np.int32) for _ in range(24)]
+                         for _ in range(2)], pad_id=0)
+y = np.eye(3, dtype=np.float32)[np.arange(24) % 3]
+backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=300, num_layers=1, num_heads=2, hidden_dim=32,
+                                              intermediate_dim=64, max_sequence_length=64, bucket_size=16)
+model = build_classifier(config, backbone)
+compile_classifier(model, config, total_steps=20)
+plan = training_plan(pairs, config, rng, multiple)
+batches = [(pad_batch(pairs, i, s), y[i], (np.arange(len(i)) < r).astype(np.float32)) for i, s, r in plan]
+report = precompile(model, train=batches, workers=2, verbose=False)
+precompile_prediction(model, pairs, config.replace(compile_threads=2), multiple)
+before = len(names)
+for x, yy, w in batches:
+    model.train_on_batch(x, yy, sample_weight=w)
+probs = predict_pairs(model, pairs, config, multiple)
+late = [n for n in names[before:] if n in ("jit(train_step)", "jit(predict_step)")]
+split = str(place_batch(batches[0][0])["short_ids"].sharding.spec)
+print("RESULT " + json.dumps({"devices": multiple, "programs": report["programs"], "late": late, "split": split,
+                              "rows": len(probs)}))
+"""
+
+
+def test_precompiled_programs_are_reused_under_data_parallel_on_two_devices():
+    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", TWO_DEVICES], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1][7:])
+    assert result["devices"] == 2 and result["programs"]["train"] >= 2, result
+    assert result["late"] == [], result  # prediction too: its batches are split like fit's, not copied to each device
+    assert result["split"].startswith("P('batch'") and result["rows"] == 24, result
