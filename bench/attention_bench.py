@@ -6,7 +6,8 @@ and the max relative difference of the outputs and of the gradients against kera
 inference mode, where dropout is off).
 Three implementations: keras_hub, fast (exact: attention-probability dropout kept, so training
 with dropout > 0 takes the explicit softmax path) and fast_nodrop (attention_dropout=False: fused
-dot_product_attention in training too, no dropout on attention probabilities).
+dot_product_attention in training too, no dropout on attention probabilities); on a GPU also fast_cudnn
+(fast_nodrop with jax's cuDNN flash-attention kernel; bfloat16/float16 only).
 
     KERAS_BACKEND=jax python bench/attention_bench.py --size small         # CPU
     KERAS_BACKEND=jax python bench/attention_bench.py --size extra_small --dtype mixed_bfloat16 --batch 32
@@ -30,7 +31,9 @@ SIZES = {  # backbone shapes; extra_small is keras-hub's deberta_v3_extra_small_
     "extra_small": dict(num_heads=6, hidden_dim=384, intermediate_dim=1536, bucket_size=256, num_layers=12,
                         vocabulary_size=128100),
 }
-IMPLEMENTATIONS = {"keras_hub": ("keras_hub", True), "fast": ("fast", True), "fast_nodrop": ("fast", False)}
+IMPLEMENTATIONS = {"keras_hub": ("keras_hub", True, None), "fast": ("fast", True, None),
+                   "fast_nodrop": ("fast", False, None), "fast_cudnn": ("fast", False, "cudnn")}
+DEFAULT_IMPLEMENTATIONS = "keras_hub,fast,fast_nodrop"  # fast_cudnn needs a GPU and bfloat16/float16
 
 
 def parse_args(argv=None):
@@ -43,7 +46,8 @@ def parse_args(argv=None):
     p.add_argument("--dropout", type=float, default=0.1, help="as in the real backbone; 0 makes training deterministic")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=["layer", "backbone", "both"], default="both")
-    p.add_argument("--implementations", default=",".join(IMPLEMENTATIONS), help="the first is the reference")
+    p.add_argument("--implementations", default=DEFAULT_IMPLEMENTATIONS,
+                   help=f"the first is the reference; from {list(IMPLEMENTATIONS)}")
     return p.parse_args(argv)
 
 
@@ -63,8 +67,8 @@ def build_layer(impl, size, dtype, dropout, batch, length):
 
     from lmsys.attention import fast_attention_class
 
-    name, attention_dropout = IMPLEMENTATIONS[impl]
-    cls = DisentangledSelfAttention if name == "keras_hub" else fast_attention_class(attention_dropout)
+    name, attention_dropout, kernel = IMPLEMENTATIONS[impl]
+    cls = DisentangledSelfAttention if name == "keras_hub" else fast_attention_class(attention_dropout, kernel)
     layer = cls(num_heads=size["num_heads"], hidden_dim=size["hidden_dim"], bucket_size=size["bucket_size"],
                 dropout=dropout, dtype=dtype)
     layer.build((batch, length, size["hidden_dim"]))
@@ -76,9 +80,9 @@ def build_backbone(impl, size, dtype, dropout):
 
     from lmsys.attention import attention_implementation
 
-    name, attention_dropout = IMPLEMENTATIONS[impl]
+    name, attention_dropout, kernel = IMPLEMENTATIONS[impl]
     kwargs = {k: v for k, v in size.items()}
-    with attention_implementation(name, attention_dropout=attention_dropout):
+    with attention_implementation(name, attention_dropout=attention_dropout, implementation=kernel):
         return keras_hub.models.DebertaV3Backbone(max_sequence_length=512, dropout=dropout, dtype=dtype, **kwargs)
 
 
