@@ -174,6 +174,29 @@ def fast_attention_class(attention_dropout: bool = True, implementation=None):
     return _VARIANTS[switches]
 
 
+def kernel_for_device(kernel, platform: str, device_kind: str, policy: str):
+    """The attention kernel this device can run: "cudnn" only on an Ampere-or-newer GPU in bfloat16/float16.
+
+    config.json keeps what training asked for, and inference rebuilds from it: a model trained on an
+    H100 with cuDNN flash attention must still predict on Kaggle's T4 (no cuDNN flash attention before
+    Ampere) or on a CPU, so elsewhere the XLA kernel (same outputs) is used, with a warning.
+    """
+    from lmsys.precision import policy_for_device
+
+    if not kernel or kernel == "xla":
+        return None
+    if kernel != "cudnn":
+        raise ValueError(f"attention_kernel {kernel!r}: expected '', 'xla' or 'cudnn'")
+    modern_gpu = platform.lower() in ("gpu", "cuda") and policy_for_device(platform, device_kind) == "mixed_bfloat16"
+    if modern_gpu and policy != "float32":
+        return "cudnn"
+    import warnings
+
+    warnings.warn(f"attention_kernel 'cudnn' needs an Ampere-or-newer GPU in bfloat16/float16; this is "
+                  f"{platform}:{device_kind or '?'} in {policy}: using the XLA kernel (same outputs)")
+    return None
+
+
 def _check_name(name: str) -> None:
     if name not in IMPLEMENTATIONS:
         raise ValueError(f"unknown attention implementation {name!r}: expected one of {list(IMPLEMENTATIONS)}")

@@ -10,11 +10,19 @@ import os
 
 
 def attention_context(config):
-    """Build inside this to get the configured attention (lmsys.attention)."""
-    from lmsys.attention import attention_implementation
+    """Build inside this to get the configured attention (lmsys.attention), with a kernel this device runs."""
+    import jax
+    import keras
 
+    from lmsys.attention import attention_implementation, kernel_for_device
+
+    kernel = None
+    if config.attention == "fast" and config.attention_kernel:
+        device = jax.devices()[0]
+        kernel = kernel_for_device(config.attention_kernel, device.platform, getattr(device, "device_kind", ""),
+                                   keras.config.dtype_policy().name)
     return attention_implementation(config.attention, attention_dropout=config.attention_dropout,
-                                    implementation=config.attention_kernel or None)
+                                    implementation=kernel)
 
 
 def is_tiny(preset: str) -> bool:

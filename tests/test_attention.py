@@ -198,3 +198,41 @@ def test_fast_needs_jax_backend(monkeypatch):
     with pytest.raises(RuntimeError, match="JAX backend"):
         with attention_implementation("fast"):
             pass
+
+
+@pytest.mark.parametrize("platform, kind, policy, expected", [
+    ("gpu", "NVIDIA H100 80GB HBM3", "mixed_bfloat16", "cudnn"),
+    ("gpu", "NVIDIA A100-SXM4-40GB", "mixed_float16", "cudnn"),
+    ("gpu", "Tesla T4", "mixed_float16", None),  # Kaggle's inference GPU: no cuDNN flash attention
+    ("gpu", "NVIDIA H100 80GB HBM3", "float32", None),
+    ("cpu", "cpu", "float32", None),
+    ("tpu", "TPU v3", "mixed_bfloat16", None),
+])
+def test_cudnn_kernel_is_used_only_where_the_device_runs_it(platform, kind, policy, expected):
+    import warnings
+
+    from lmsys.attention import kernel_for_device
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert kernel_for_device("cudnn", platform, kind, policy) == expected
+    assert bool(caught) == (expected is None)  # a fallback always says so
+    assert kernel_for_device("", platform, kind, policy) is None
+    with pytest.raises(ValueError, match="attention_kernel"):
+        kernel_for_device("flash", platform, kind, policy)
+
+
+def test_a_model_configured_for_cudnn_still_builds_and_predicts_on_this_cpu():
+    import keras_hub
+
+    from lmsys.backbone import attention_context
+    from lmsys.config import Config
+
+    config = Config(attention="fast", attention_kernel="cudnn")
+    with pytest.warns(UserWarning, match="XLA kernel"):
+        with attention_context(config):
+            backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=16,
+                                                          intermediate_dim=32, max_sequence_length=32, bucket_size=8)
+    ids = np.arange(20, dtype="int32").reshape(2, 10) % 100
+    out = backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)})
+    assert np.isfinite(np.asarray(out)).all()
