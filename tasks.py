@@ -101,14 +101,18 @@ def download(c, out="data"):
 
 
 @task(help={"owner": "Kaggle user (default: from the credentials)", "slug": "dataset slug",
-            "notes": "version notes"})
-def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code"):
+            "notes": "version notes",
+            "wheels": "also push keras and keras-hub wheels at this machine's versions (kernels install them offline)"})
+def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code", wheels=False):
     """Upload the lmsys package as a Kaggle dataset (create, or a new version)."""
+    import tempfile
+
     from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.workflows import download_wheels
     from lmsys.kaggle.workflows import push_code as run
 
-    with clean_exit():
-        run(owner=owner, slug=slug, notes=notes)
+    with clean_exit(), tempfile.TemporaryDirectory(prefix="lmsys-wheels-") as tmp:
+        run(owner=owner, slug=slug, notes=notes, wheels=download_wheels(tmp) if wheels else ())
 
 
 @task(help={"model": "model directory made by `invoke train`", "owner": "Kaggle user (default: from the credentials)",

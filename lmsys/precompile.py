@@ -9,15 +9,16 @@ JAX's in-memory cache, which Keras' own jitted step reuses for the same argument
 and predict_on_batch then start with every program ready (tests/test_precompile.py counts the
 compilations to check it).
 
-This leans on two Keras internals (the jitted step inside `model.train_function`, and
-`model._get_jax_state`); if a Keras release moves them, nothing is precompiled and JAX compiles
-lazily as before: slower, never wrong.
+This leans on Keras internals (the jitted step inside `model.train_function`,
+`model._get_jax_state`, `model._symbolic_build`); if a Keras release moves them, precompile warns,
+compiles nothing, and JAX compiles lazily as before: slower, never wrong.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -81,7 +82,8 @@ def _state(model, kind: str):
     """The state tuple Keras passes to its jitted step of this kind, as specs."""
     from keras import tree
 
-    parts = {"train": (True, True, True, True), "test": (True, True, False, True), "predict": (True, True, False, False)}
+    parts = {"train": (True, True, True, True), "test": (True, True, False, True),
+             "predict": (True, True, False, False)}
     trainable, non_trainable, optimizer, metrics = parts[kind]
     state = model._get_jax_state(trainable_variables=trainable, non_trainable_variables=non_trainable,
                                  optimizer_variables=optimizer, metrics_variables=metrics)
@@ -106,12 +108,20 @@ def precompile(model, train=(), test=(), predict=(), workers: int | None = None,
     calls will pass them (same dtypes); one example per shape is enough. Returns the number of
     programs compiled per kind and the seconds spent lowering and compiling.
     """
-    from keras import distribution as keras_distribution
-    from keras import tree
-
     examples = {"train": list(train), "test": list(test), "predict": [(x,) for x in predict]}
     if not any(examples.values()):
         return {"programs": {}, "lower_s": 0.0, "compile_s": 0.0}
+    try:
+        return _precompile(model, examples, workers, verbose)
+    except Exception as exc:  # anything here would fail the same way at the first real step, or not at all
+        warnings.warn(f"precompile skipped ({type(exc).__name__}: {exc}); JAX compiles each step lazily instead")
+        return {"programs": {}, "lower_s": 0.0, "compile_s": 0.0, "skipped": repr(exc)}
+
+
+def _precompile(model, examples: dict, workers, verbose: bool) -> dict:
+    from keras import distribution as keras_distribution
+    from keras import tree
+
     if examples["train"] or examples["test"]:
         # What fit/evaluate do first: build the optimizer, loss and metrics from one batch.
         model._symbolic_build(data_batch=(examples["train"] or examples["test"])[0])

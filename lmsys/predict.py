@@ -7,7 +7,6 @@ and makes the output exactly symmetric under swapping the responses.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from lmsys.config import Config, parse_bool

@@ -90,6 +90,27 @@ def test_push_code_uploads_the_lmsys_package_as_a_zip(fake_kaggle):
     assert not any("__pycache__" in name for name in members)
 
 
+def test_push_code_with_wheels_uploads_them_beside_the_package(fake_kaggle, tmp_path):
+    from test_kernels import make_wheel
+
+    wheel = make_wheel(str(tmp_path))
+    assert workflows.push_code(wheels=[wheel]) == "created"
+    files = fake_kaggle.datasets[f"{FAKE_USER}/lmsys-arena-code"][0]["files"]
+    assert set(files) == {"lmsys.zip", "lmsys_probe-1.0-py3-none-any.whl"}
+    assert files["lmsys_probe-1.0-py3-none-any.whl"] == open(wheel, "rb").read()
+
+
+def test_push_code_refuses_a_file_that_is_not_a_wheel_before_uploading(fake_kaggle, tmp_path):
+    import pytest
+
+    from lmsys.kaggle import KaggleError
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(KaggleError, match="notes.txt: not a wheel file"):
+        workflows.push_code(wheels=[str(tmp_path / "notes.txt")])
+    assert fake_kaggle.requests_for("CreateDataset") == []
+
+
 def test_push_infer_kernel_is_offline_with_code_model_and_competition_sources(fake_kaggle):
     ref, version = workflows.push_kernel("infer")
     assert (ref, version) == (f"{FAKE_USER}/lmsys-arena-infer", 1)

@@ -41,6 +41,28 @@ def kaggle_input(root, model_dir):
     return inp
 
 
+def make_wheel(folder, name="lmsys_probe", version="1.0"):
+    """A real, minimal pure-Python wheel (module `name` with VERSION), as pip builds them."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {f"{name}.py": f"VERSION = {version!r}\n",
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    files[f"{dist}/RECORD"] = "\n".join(record + [f"{dist}/RECORD,,"]) + "\n"
+    path = os.path.join(folder, f"{name}-{version}-py3-none-any.whl")
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, text in files.items():
+            zf.writestr(member, text)
+    return path
+
+
 def _has(module, name):
     try:
         return hasattr(importlib.import_module(module), name)
@@ -76,12 +98,32 @@ def test_training_then_inference_kernel_write_a_valid_submission_offline(tmp_pat
     assert metrics["epochs"] == 1 and Config.load(train_out / "model").sequence_length == 64
 
     inp, out = kaggle_input(tmp_path, train_out / "model"), tmp_path / "working"
+    make_wheel(inp / "lmsys-arena-code")  # as `invoke push-code --wheels` attaches keras / keras-hub
     log = run_kernel("infer", "--input", inp, "--output", out, cwd=tmp_path)
     # imported from the attached zip (extracted to TMPDIR), not from the checkout
     assert f"lmsys code: {tmp_path / 'tmp' / 'lmsys-code' / 'lmsys'}" in log
+    # the attached wheel was installed offline into a private folder, before lmsys was imported
+    assert "installed from the code dataset: lmsys_probe-1.0-py3-none-any.whl" in log
+    assert (tmp_path / "tmp" / "lmsys-wheels" / "lmsys_probe.py").read_text() == "VERSION = '1.0'\n"
     assert sorted(os.listdir(out)) == ["submission.csv"]  # nothing else lands in the kernel's output
     sub = validate_file(out / "submission.csv", TEST_CSV)
     assert list(sub["id"]) == list(pd.read_csv(TEST_CSV)["id"])
+
+
+def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
+    code = tmp_path / "input" / "lmsys-arena-code"
+    code.mkdir(parents=True)
+    shutil.copytree(os.path.dirname(lmsys.__file__), code / "lmsys")
+    make_wheel(code, version="2.0")
+    snippet = ("import runpy, sys; k = runpy.run_path(sys.argv[1]); "
+               "k['install_attached_wheels'](k['add_lmsys_to_path'](sys.argv[2])); "
+               "import lmsys_probe; print(lmsys_probe.VERSION, lmsys_probe.__file__)")
+    env = {**os.environ, "PYTHONPATH": "", "TMPDIR": str(tmp_path), "PIP_NO_INDEX": "1",
+           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+    proc = subprocess.run([sys.executable, "-c", snippet, os.path.join(REPO, "kernels", "infer", "infer.py"),
+                           str(tmp_path / "input")], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-1] == f"2.0 {tmp_path / 'lmsys-wheels' / 'lmsys_probe.py'}"
 
 
 def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(monkeypatch, tmp_path):

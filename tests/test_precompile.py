@@ -169,3 +169,32 @@ def test_precompiled_programs_are_reused_under_data_parallel_on_two_devices():
     assert result["devices"] == 2 and result["programs"]["train"] >= 2, result
     assert result["late"] == [], result  # prediction too: its batches are split like fit's, not copied to each device
     assert result["split"].startswith("P('batch'") and result["rows"] == 24, result
+
+
+def test_precompile_falls_back_to_lazy_compilation_when_keras_internals_move(tiny_parts, monkeypatch):
+    import keras_hub
+
+    from lmsys.batching import pad_batch, training_plan
+    from lmsys.model import build_classifier, compile_classifier
+    from lmsys.precompile import precompile
+
+    config = tiny_parts[0].replace(batch_size=4)
+    backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=500, num_layers=1, num_heads=2, hidden_dim=16,
+                                                  intermediate_dim=32, max_sequence_length=96, bucket_size=16)
+    model = build_classifier(config, backbone)
+    compile_classifier(model, config, total_steps=10)
+    pairs = _random_pairs(8)
+    y = np.eye(3, dtype=np.float32)[np.arange(8) % 3]
+    index, shape, _ = training_plan(pairs, config, np.random.default_rng(0))[0]
+    batch = (pad_batch(pairs, index, shape), y[index], np.ones(len(index), np.float32))
+
+    def moved(*args, **kwargs):
+        raise AttributeError("'Model' object has no attribute '_get_jax_state'")
+
+    monkeypatch.setattr(model, "_get_jax_state", moved)
+    with pytest.warns(UserWarning, match="precompile skipped"):
+        report = precompile(model, train=[batch], verbose=False)
+    assert report["programs"] == {} and "_get_jax_state" in report["skipped"]
+    monkeypatch.undo()
+    logs = model.train_on_batch(*batch, return_dict=True)  # training itself is unaffected
+    assert np.isfinite(logs["loss"])

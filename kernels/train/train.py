@@ -6,14 +6,17 @@ then lmsys.kaggle.kernel_main does the work. Locally:
 (or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR). On TPU it trains in bfloat16 over all cores.
 """
 
+import glob
 import os
+import subprocess
 import sys
 import tempfile
 import zipfile
 
 
 def add_lmsys_to_path(input_dir):
-    """Put the attached code dataset (lmsys/ or lmsys.zip) first on sys.path, else this checkout."""
+    """Put the attached code dataset (lmsys/ or lmsys.zip) first on sys.path, else this checkout.
+    Returns the code dataset's folder (None for a checkout)."""
     for dirpath, _, filenames in os.walk(input_dir, followlinks=True):
         if os.path.isfile(os.path.join(dirpath, "lmsys", "__init__.py")):
             sys.path.insert(0, dirpath)
@@ -22,13 +25,26 @@ def add_lmsys_to_path(input_dir):
             target = os.path.join(tempfile.gettempdir(), "lmsys-code")  # not the output dir
             zipfile.ZipFile(os.path.join(dirpath, "lmsys.zip")).extractall(os.path.join(target, "lmsys"))
             sys.path.insert(0, target)
-            return target
+            return dirpath
     here = os.path.abspath(globals().get("__file__", "."))
     checkout = os.path.dirname(os.path.dirname(os.path.dirname(here)))
     if os.path.isfile(os.path.join(checkout, "lmsys", "__init__.py")):
         sys.path.insert(0, checkout)
         return checkout
     return None  # an installed lmsys, if any
+
+
+def install_attached_wheels(code_dir):
+    """Wheels pushed beside the code (`invoke push-code --wheels`: the keras / keras-hub versions the model was
+    made with) go into a private folder first on sys.path, offline and --no-deps: the image's packages stay."""
+    wheels = sorted(glob.glob(os.path.join(code_dir, "*.whl"))) if code_dir else []
+    if wheels:
+        target = os.path.join(tempfile.gettempdir(), "lmsys-wheels")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--upgrade",
+                        "--target", target, *wheels], check=True)
+        sys.path.insert(0, target)
+        print("installed from the code dataset: " + ", ".join(os.path.basename(w) for w in wheels), flush=True)
+    return wheels
 
 
 def option(name, env, default, argv):
@@ -43,7 +59,7 @@ def option(name, env, default, argv):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv))
+    install_attached_wheels(add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv)))
     import lmsys
 
     print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)
