@@ -84,7 +84,7 @@ def parse_args(argv=None):
     p.add_argument("--ours-attention", choices=["fast", "keras_hub"], default="fast",
                    help="ours' attention; keras_hub times the length buckets alone")
     p.add_argument("--compile-threads", type=int, default=0,
-                   help="XLA programs compiled at once before timing (0: one per core, up to 8; 1: lazily)")
+                   help="XLA programs compiled at once before timing (0: one per core, up to 4; 1: lazily)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--child", choices=PIPELINES, help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
