@@ -3,8 +3,8 @@
 Length buckets give a step one of up to B(B+1)/2 shapes, and JAX compiles each program lazily at
 the first step of its shape, one after another: 40-70 s each for extra_small on a GPU (field
 notes), so ten shapes cost minutes before training gets going, and again for validation and
-prediction. XLA's compiler runs outside the GIL, so here every program is lowered first (Python
-tracing, one at a time) and then compiled in a thread pool. The compiled executables land in
+prediction. XLA's compiler runs outside the GIL, so here each program is lowered (Python tracing,
+one at a time, while earlier ones compile) and compiled in a thread pool. The executables land in
 JAX's in-memory cache, which Keras' own jitted step reuses for the same arguments: fit, evaluate
 and predict_on_batch then start with every program ready (tests/test_precompile.py counts the
 compilations to check it).
@@ -17,6 +17,7 @@ compiles nothing, and JAX compiles lazily as before: slower, never wrong.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -107,7 +108,8 @@ def precompile(model, train=(), test=(), predict=(), workers: int | None = None,
 
     train and test take (x, y, sample_weight) tuples, predict takes x, each exactly as the real
     calls will pass them (same dtypes); one example per shape is enough. Returns the number of
-    programs compiled per kind and the seconds spent lowering and compiling.
+    programs compiled per kind, the seconds spent lowering, and the seconds of the whole (compile_s,
+    lowering included: it overlaps the compilations).
     """
     examples = {"train": list(train), "test": list(test), "predict": [(x,) for x in predict]}
     if not any(examples.values()):
@@ -127,8 +129,7 @@ def _precompile(model, examples: dict, workers, verbose: bool) -> dict:
         # What fit/evaluate do first: build the optimizer, loss and metrics from one batch.
         model._symbolic_build(data_batch=(examples["train"] or examples["test"])[0])
     distribution = keras_distribution.distribution()
-    started = time.perf_counter()
-    lowered, programs = [], {}
+    jobs, programs = [], {}
     for kind in KINDS:
         if not examples[kind]:
             continue
@@ -142,20 +143,40 @@ def _precompile(model, examples: dict, workers, verbose: bool) -> dict:
         for data in examples[kind]:
             spec = tree.map_structure(lambda v: _data_spec(v, distribution), data)
             key = tuple((s.shape, str(s.dtype)) for s in tree.flatten(spec))
-            if key in seen:
-                continue
-            seen.add(key)
-            lowered.append(step.lower(state, spec))
+            if key not in seen:
+                seen.add(key)
+                jobs.append((step, state, spec))
         programs[kind] = len(seen)
-    lower_s = time.perf_counter() - started
-    workers = min(workers or default_workers(), max(1, len(lowered)))
-    if verbose and lowered:
-        print(f"precompile: compiling {len(lowered)} XLA programs "
-              f"({', '.join(f'{n} {k}' for k, n in programs.items())}) with {workers} threads", flush=True)
+    if not jobs:
+        return {"programs": programs, "lower_s": 0.0, "compile_s": 0.0}
+    workers = min(workers or default_workers(), len(jobs))
+    if verbose:
+        print(f"precompile: {len(jobs)} XLA programs ({', '.join(f'{n} {k}' for k, n in programs.items())}), "
+              f"{workers} compiling at a time", flush=True)
+    # Lowering (Python, under the GIL) of the next program overlaps the compilations in flight; at
+    # most workers + 1 lowered programs exist at once, so host memory stays bounded.
+    slots = threading.BoundedSemaphore(workers + 1)
+    lower_s = 0.0
+
+    def compile_one(lowered):
+        try:
+            lowered.compile()
+        finally:
+            slots.release()
+
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda program: program.compile(), lowered))
+        futures = []
+        for step, state, spec in jobs:
+            slots.acquire()
+            t0 = time.perf_counter()
+            lowered = step.lower(state, spec)
+            lower_s += time.perf_counter() - t0
+            futures.append(pool.submit(compile_one, lowered))
+            del lowered
+        for future in futures:
+            future.result()
     compile_s = time.perf_counter() - started
-    if verbose and lowered:
-        print(f"precompile: lowered in {lower_s:.1f} s, compiled in {compile_s:.1f} s", flush=True)
+    if verbose:
+        print(f"precompile: done in {compile_s:.1f} s ({lower_s:.1f} s of it lowering)", flush=True)
     return {"programs": programs, "lower_s": lower_s, "compile_s": compile_s}
