@@ -22,6 +22,7 @@ SIZE=${SIZE:-extra_small}
 IMPLS=${IMPLS:-keras_hub,fast,fast_nodrop,fast_cudnn}
 PRECISION=${PRECISION:-mixed_bfloat16}
 [ "$WHAT" = attention ] || python3 bench/throughput.py --ids data/bench_ids.npz --config "$CONFIG" --precision "$PRECISION" --steps "$STEPS" \
+  --compile-threads "${COMPILE_THREADS:-4}" \
   2>&1 | tee "$OUT/throughput.log"
 [ "$WHAT" = throughput ] || python3 bench/attention_bench.py --size "$SIZE" --dtype "$PRECISION" --batch 32 \
   --implementations "$IMPLS" 2>&1 | tee "$OUT/attention.log"

@@ -83,8 +83,9 @@ def parse_args(argv=None):
                    help="ours: 'off' skips dropout on attention probabilities (fused attention in training too)")
     p.add_argument("--ours-attention", choices=["fast", "keras_hub"], default="fast",
                    help="ours' attention; keras_hub times the length buckets alone")
-    p.add_argument("--compile-threads", type=int, default=0,
-                   help="XLA programs compiled at once before timing (0: one per core, up to 4; 1: lazily)")
+    p.add_argument("--compile-threads", type=int, default=1,
+                   help="1: compile each shape lazily (the default, as lmsys.train); N > 1: all up front, N at a "
+                        "time (0: one per core, up to 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--child", choices=PIPELINES, help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -244,7 +245,7 @@ def run_pipeline(name: str, args) -> dict:
     compile_classifier(model, config, total_steps=len(train_batches) + 8)
 
     compile_started = time.perf_counter()
-    if args.compile_threads != 1:  # every program at once, as lmsys.train does; the loop below then only warms up
+    if args.compile_threads != 1:  # all programs up front (lmsys.precompile); the loop below then only warms up
         precompile(model, train=[(x, y, w) for x, y, w, _ in train_batches],
                    predict=[x for x, _, _, _ in train_batches] + [x for x, _ in predict_batches],
                    workers=args.compile_threads)

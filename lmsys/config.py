@@ -74,7 +74,7 @@ class Config:
     buckets: list = field(default_factory=lambda: [128, 256, 384, 512])
     pad_each_option: bool = True  # pad A and B to their own buckets (False: both to the pair's longer one)
     tokens_per_batch: int = 0  # 0: batch_size * sequence_length
-    compile_threads: int = 0  # XLA programs compiled at once before the first step (0: one per core, up to 4; 1: lazily)
+    compile_threads: int = 1  # 1: JAX compiles each step shape lazily; N > 1: all up front, N at a time (0: per core, <= 4)
     # prediction
     tta: bool = True
     # free-form, for model types that need more (e.g. the features model)
