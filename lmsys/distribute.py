@@ -31,15 +31,19 @@ def setup_data_parallel() -> int:
     return len(devices)
 
 
-def place_batch(batch: dict) -> dict:
-    """The batch split along its first axis over the devices of the current distribution (as fit does)."""
+def batch_sharding(shape):
+    """How the current distribution splits an array of this shape along its batch axis (None: no distribution)."""
     import keras
 
     distribution = keras.distribution.distribution()
-    if distribution is None:
-        return batch
+    return None if distribution is None else distribution.get_data_layout(tuple(shape)).backend_layout
+
+
+def place_batch(batch: dict) -> dict:
+    """The batch split along its first axis over the devices of the current distribution (as fit does)."""
     import jax
     import numpy as np
 
-    return {name: jax.device_put(value, distribution.get_data_layout(np.shape(value)).backend_layout)
-            for name, value in batch.items()}
+    if batch_sharding((1,)) is None:
+        return batch
+    return {name: jax.device_put(value, batch_sharding(np.shape(value))) for name, value in batch.items()}

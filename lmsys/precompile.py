@@ -71,15 +71,14 @@ def _state_spec(value):
     return value
 
 
-def _data_spec(value, distribution):
+def _data_spec(value):
     """A batch array as Keras will pass it: device_put as is, or laid out along the batch axis."""
     import jax
 
+    from lmsys.distribute import batch_sharding
+
     value = np.asarray(value)
-    if distribution is None:
-        return jax.ShapeDtypeStruct(value.shape, value.dtype)
-    sharding = distribution.get_data_layout(value.shape).backend_layout
-    return jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=sharding)
+    return jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=batch_sharding(value.shape))
 
 
 def _state(model, kind: str):
@@ -124,13 +123,11 @@ def precompile(model, train=(), test=(), predict=(), workers: int | None = None,
 
 
 def _precompile(model, examples: dict, workers, verbose: bool) -> dict:
-    from keras import distribution as keras_distribution
     from keras import tree
 
     if examples["train"] or examples["test"]:
         # What fit/evaluate do first: build the optimizer, loss and metrics from one batch.
         model._symbolic_build(data_batch=(examples["train"] or examples["test"])[0])
-    distribution = keras_distribution.distribution()
     jobs, programs = [], {}
     for kind in KINDS:
         if not examples[kind]:
@@ -143,7 +140,7 @@ def _precompile(model, examples: dict, workers, verbose: bool) -> dict:
         state = _state(model, kind)
         seen = set()
         for data in examples[kind]:
-            spec = tree.map_structure(lambda v: _data_spec(v, distribution), data)
+            spec = tree.map_structure(_data_spec, data)
             key = tuple((s.shape, str(s.dtype)) for s in tree.flatten(spec))
             if key not in seen:
                 seen.add(key)
