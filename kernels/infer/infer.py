@@ -1,4 +1,4 @@
-"""Kaggle inference kernel (internet off; installs only wheels attached with the code): writes <output>/submission.csv.
+"""Kaggle inference kernel (internet off; installs only wheels attached to the code): writes <output>/submission.csv.
 
 Thin on purpose: it only finds the `lmsys` code (the attached code dataset, else this checkout),
 then lmsys.kaggle.kernel_main does the work. Locally:
