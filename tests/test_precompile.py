@@ -51,20 +51,26 @@ def _random_pairs(n, seed=0, vocab=500):
     return TokenizedPairs(sides[0], sides[1], pad_id=0)
 
 
-@pytest.mark.parametrize("pad_each_option", [True, False])
-def test_precompiled_steps_are_not_compiled_again_by_the_real_calls(tiny_parts, compile_log, pad_each_option):
+def _compiled_model(config, total_steps):
+    """A one-layer Siamese classifier (random weights, vocabulary 500), compiled for training."""
     import keras_hub
 
-    from lmsys.batching import pad_batch, prediction_plan, training_plan
     from lmsys.model import build_classifier, compile_classifier
-    from lmsys.precompile import one_per_shape, precompile
 
-    config, tokenizer, _ = tiny_parts
-    config = config.replace(pad_each_option=pad_each_option, batch_size=4, compile_threads=2)
     backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=500, num_layers=1, num_heads=2, hidden_dim=32,
                                                   intermediate_dim=64, max_sequence_length=96, bucket_size=16)
     model = build_classifier(config, backbone)
-    compile_classifier(model, config, total_steps=50)
+    compile_classifier(model, config, total_steps=total_steps)
+    return model
+
+
+@pytest.mark.parametrize("pad_each_option", [True, False])
+def test_precompiled_steps_are_not_compiled_again_by_the_real_calls(tiny_parts, compile_log, pad_each_option):
+    from lmsys.batching import pad_batch, prediction_plan, training_plan
+    from lmsys.precompile import one_per_shape, precompile
+
+    config = tiny_parts[0].replace(pad_each_option=pad_each_option, batch_size=4, compile_threads=2)
+    model = _compiled_model(config, total_steps=50)
     pairs = _random_pairs(40)
     y = np.eye(3, dtype=np.float32)[np.arange(40) % 3]
     plan = training_plan(pairs, config, np.random.default_rng(0))
@@ -172,17 +178,11 @@ def test_precompiled_programs_are_reused_under_data_parallel_on_two_devices():
 
 
 def test_precompile_falls_back_to_lazy_compilation_when_keras_internals_move(tiny_parts, monkeypatch):
-    import keras_hub
-
     from lmsys.batching import pad_batch, training_plan
-    from lmsys.model import build_classifier, compile_classifier
     from lmsys.precompile import precompile
 
     config = tiny_parts[0].replace(batch_size=4)
-    backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=500, num_layers=1, num_heads=2, hidden_dim=16,
-                                                  intermediate_dim=32, max_sequence_length=96, bucket_size=16)
-    model = build_classifier(config, backbone)
-    compile_classifier(model, config, total_steps=10)
+    model = _compiled_model(config, total_steps=10)
     pairs = _random_pairs(8)
     y = np.eye(3, dtype=np.float32)[np.arange(8) % 3]
     index, shape, _ = training_plan(pairs, config, np.random.default_rng(0))[0]
