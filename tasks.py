@@ -108,7 +108,7 @@ def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code", wheels=
     import tempfile
 
     from lmsys.kaggle import clean_exit
-    from lmsys.kaggle.workflows import download_wheels
+    from lmsys.kaggle.wheels import download_wheels
     from lmsys.kaggle.workflows import push_code as run
 
     with clean_exit(), tempfile.TemporaryDirectory(prefix="lmsys-wheels-") as tmp:

@@ -115,14 +115,16 @@ def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
     code.mkdir(parents=True)
     shutil.copytree(os.path.dirname(lmsys.__file__), code / "lmsys")
     make_wheel(code, version="2.0")
-    snippet = ("import runpy, sys; k = runpy.run_path(sys.argv[1]); "
-               "k['install_attached_wheels'](k['add_lmsys_to_path'](sys.argv[2])); "
-               "import lmsys_probe; print(lmsys_probe.VERSION, lmsys_probe.__file__)")
+    snippet = ("import runpy, sys; code_dir = runpy.run_path(sys.argv[1])['add_lmsys_to_path'](sys.argv[2]); "
+               "from lmsys.kaggle.wheels import install_attached_wheels; install_attached_wheels(code_dir); "
+               "assert 'keras' not in sys.modules; import lmsys, lmsys_probe; "
+               "print(lmsys.__file__); print(lmsys_probe.VERSION, lmsys_probe.__file__)")
     env = {**os.environ, "PYTHONPATH": "", "TMPDIR": str(tmp_path), "PIP_NO_INDEX": "1",
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
     proc = subprocess.run([sys.executable, "-c", snippet, os.path.join(REPO, "kernels", "infer", "infer.py"),
                            str(tmp_path / "input")], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-2] == str(code / "lmsys" / "__init__.py")  # the attached code, not the checkout
     assert proc.stdout.splitlines()[-1] == f"2.0 {tmp_path / 'lmsys-wheels' / 'lmsys_probe.py'}"
 
 

@@ -109,7 +109,6 @@ def test_training_compiles_each_step_program_once(tmp_path, compile_log):
     steps = compile_log.steps()
 
     # the shapes the run used, recomputed from its own tokenization
-    from lmsys.backbone import load_tokenizer
     from lmsys.model_dir import load_classifier
     from lmsys.tokens import tokenize_pairs
 

@@ -6,9 +6,7 @@ then lmsys.kaggle.kernel_main does the work. Locally:
 (or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR). On TPU it trains in bfloat16 over all cores.
 """
 
-import glob
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -34,19 +32,6 @@ def add_lmsys_to_path(input_dir):
     return None  # an installed lmsys, if any
 
 
-def install_attached_wheels(code_dir):
-    """Wheels pushed beside the code (`invoke push-code --wheels`: the keras / keras-hub versions the model was
-    made with) go into a private folder first on sys.path, offline and --no-deps: the image's packages stay."""
-    wheels = sorted(glob.glob(os.path.join(code_dir, "*.whl"))) if code_dir else []
-    if wheels:
-        target = os.path.join(tempfile.gettempdir(), "lmsys-wheels")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--upgrade",
-                        "--target", target, *wheels], check=True)
-        sys.path.insert(0, target)
-        print("installed from the code dataset: " + ", ".join(os.path.basename(w) for w in wheels), flush=True)
-    return wheels
-
-
 def option(name, env, default, argv):
     """The value of --name DIR or --name=DIR (as argparse reads it later), else the environment's."""
     for i, arg in enumerate(argv):
@@ -59,7 +44,10 @@ def option(name, env, default, argv):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    install_attached_wheels(add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv)))
+    code_dir = add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv))
+    from lmsys.kaggle.wheels import install_attached_wheels  # imports no keras: the wheels come first
+
+    install_attached_wheels(code_dir)
     import lmsys
 
     print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)

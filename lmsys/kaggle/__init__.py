@@ -10,6 +10,7 @@ ones the client only prints while exiting 0.
     kernel_inputs.py  what a kernel finds under its input directory (competition files, model, preset)
     kernel_main.py  what kernels/train/train.py and kernels/infer/infer.py run
     workflows.py    download, push-code, push-model, push-kernel, submit
+    wheels.py       keras / keras-hub wheels that travel with the code, installed offline by the kernels
 """
 
 import contextlib

@@ -12,8 +12,6 @@ import io
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -33,8 +31,6 @@ PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPETITION_FILES = {"train.csv": TRAIN_COLUMNS, "test.csv": TEST_COLUMNS, "sample_submission.csv": SUBMISSION_COLUMNS}
 # Resume state (full weights with optimizer state: ~1.4 GB for extra_small) is not needed to predict.
 MODEL_PUSH_SKIP = ("checkpoint", "dataset-metadata.json")
-# Pure-Python wheels of the libraries whose version the kernels must match (pinned to this machine's).
-KERNEL_WHEELS = ("keras", "keras-hub")
 KERNEL_DONE = "COMPLETE"
 KERNEL_FAILED = ("ERROR", "CANCEL_REQUESTED", "CANCEL_ACKNOWLEDGED")
 SUBMISSION_DONE = "COMPLETE"
@@ -120,30 +116,13 @@ def _link_or_copy(src, dst) -> None:
         (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dst)
 
 
-def download_wheels(dest, packages=KERNEL_WHEELS) -> list[str]:
-    """pip-download the wheels of `packages` at the versions installed here (no dependencies)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    pins = []
-    for name in packages:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            raise KaggleError(f"--wheels: {name} is not installed here, so there is no version to pin") from None
-    os.makedirs(dest, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", dest, *pins]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise KaggleError(f"pip download {' '.join(pins)} failed:\n{done.stderr.strip()[-2000:]}")
-    return sorted(os.path.join(dest, f) for f in os.listdir(dest) if f.endswith(".whl"))
-
-
 def push_code(owner: str | None = None, slug: str = DEFAULT_CODE_SLUG, notes: str = "lmsys code",
               wheels=()) -> str:
     """Push the lmsys package source as a Kaggle dataset (the kernels import it from there).
 
-    `wheels` (.whl paths, e.g. from download_wheels) travel beside it; the kernels install them offline
-    before importing anything, so an image with other keras / keras-hub versions runs the pinned ones.
+    `wheels` (.whl paths, e.g. from lmsys.kaggle.wheels.download_wheels) travel beside it; the kernels
+    install them offline before importing anything, so an image with other keras / keras-hub versions
+    runs the pinned ones.
     """
     owner = owner_or_default(owner)
     for path in wheels:
