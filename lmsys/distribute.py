@@ -42,8 +42,9 @@ def batch_sharding(shape):
 def place_batch(batch: dict) -> dict:
     """The batch split along its first axis over the devices of the current distribution (as fit does)."""
     import jax
+    import keras
     import numpy as np
 
-    if batch_sharding((1,)) is None:
+    if keras.distribution.distribution() is None:
         return batch
     return {name: jax.device_put(value, batch_sharding(np.shape(value))) for name, value in batch.items()}
