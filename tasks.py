@@ -13,19 +13,21 @@ from lmsys.kaggle.metadata import DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG
 from lmsys.paths import MODELS_DIR, SAMPLE_DIR
 
 
-@task(help={"data": "training csv (default: data/train.csv, else the built-in sample)",
+@task(iterable=["set"],
+      help={"data": "training csv (default: data/train.csv, else the built-in sample)",
             "preset": "keras-hub preset name, local preset directory, or 'tiny'",
-            "model": "'siamese' (DeBERTa-v3) or 'features' (LightGBM on text features)",
-            "out": "model directory to write", "resume": "continue a killed run from its last epoch"})
+            "model": "model family: 'siamese' (DeBERTa-v3) or 'features' (LightGBM on text features)",
+            "out": "model directory to write", "resume": "continue a killed run from its last epoch",
+            "set": "any configuration field as KEY=VALUE (repeat the flag), e.g. --set max_chars=4000"})
 def train(c, data=None, preset="tiny", model="siamese", out=None, epochs=None, batch_size=None,
           sequence_length=None, seed=None, learning_rate=None, precision=None, swap_augment=None,
-          attention=None, resume=False):
+          attention=None, resume=False, set=None):
     """Train a model directory (everything inference needs, plus history.csv and metrics.json)."""
     from lmsys.train import run_from_cli
 
     run_from_cli(data=data, preset=preset, model_type=model, out=out, epochs=epochs, batch_size=batch_size,
                  sequence_length=sequence_length, seed=seed, learning_rate=learning_rate, precision=precision,
-                 swap_augment=swap_augment, attention=attention, resume=resume)
+                 swap_augment=swap_augment, attention=attention, resume=resume, overrides=set or ())
 
 
 @task(help={"model": "model directory (default: the last one `invoke train` wrote)",
@@ -42,7 +44,7 @@ def predict(c, model=None, data=None, out="submission/submission.csv", tta=None)
 @task(help={"submission": "submission csv to check", "data": "the test csv it answers"})
 def validate(c, submission, data):
     """Run the submission checks on any file."""
-    from lmsys.submission import validate_file
+    from lmsys.evaluate.submission import validate_file
 
     sub = validate_file(submission, data)
     print(f"{submission}: valid ({len(sub)} rows)")
@@ -51,7 +53,7 @@ def validate(c, submission, data):
 @task(help={"out": "directory for train.csv and test.csv", "rows": "number of training rows"})
 def sample(c, out=SAMPLE_DIR, rows=2000):
     """Write the built-in synthetic sample in the competition's exact format."""
-    from lmsys.sample import write_sample
+    from lmsys.data.sample import write_sample
 
     paths = write_sample(out, n_train=int(rows))
     print("\n".join(paths))
@@ -62,7 +64,7 @@ def test(c):
     """Run the unit tests."""
     c.run("python -m pytest -q", pty=False)
 
-# --- features model, blend, report (lmsys.features_model, lmsys.blend, lmsys.report) ---
+# --- features model, blend, report (lmsys.gbm.model, lmsys.evaluate.blend, lmsys.evaluate.report) ---
 
 
 @task(iterable=["model"],
@@ -72,7 +74,7 @@ def test(c):
             "temperature": "also fit a temperature on the validation rows"})
 def blend(c, model=None, data=None, out="submission/blend.csv", temperature=True):
     """Blend model directories: weights (and temperature) fitted on their common validation rows."""
-    from lmsys.blend import run_from_cli
+    from lmsys.evaluate.blend import run_from_cli
 
     run_from_cli(model_dirs=model, test_csv=data, out=out, temperature=temperature)
 
@@ -83,7 +85,7 @@ def blend(c, model=None, data=None, out="submission/blend.csv", temperature=True
             "root": "where to look for model directories", "out": "folder for the PNGs and models.md"})
 def report(c, data=None, model=None, root=MODELS_DIR, out="reports"):
     """PNGs (models, winners, training curves, calibration) and models.md under reports/."""
-    from lmsys.report import run_report
+    from lmsys.evaluate.report import run_report
 
     run_report(train_csv=data, model_dirs=model or None, models_root=root, out_dir=out)
 

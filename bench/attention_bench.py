@@ -1,4 +1,4 @@
-"""Time forward+backward of keras-hub's DeBERTa-v3 attention vs lmsys.attention's fast one.
+"""Time forward+backward of keras-hub's DeBERTa-v3 attention vs lmsys.siamese.attention's fast one.
 
 Not a test: prints a table, one row per (what, length, implementation): median ms of a jitted
 forward+backward step (gradients of a random projection of the output w.r.t. every weight), the compile time,
@@ -65,7 +65,7 @@ def padding_mask(batch, length, rng):
 def build_layer(impl, size, dtype, dropout, batch, length):
     from keras_hub.src.models.deberta_v3.disentangled_self_attention import DisentangledSelfAttention
 
-    from lmsys.attention import fast_attention_class
+    from lmsys.siamese.attention import fast_attention_class
 
     name, attention_dropout, kernel = IMPLEMENTATIONS[impl]
     cls = DisentangledSelfAttention if name == "keras_hub" else fast_attention_class(attention_dropout, kernel)
@@ -78,7 +78,7 @@ def build_layer(impl, size, dtype, dropout, batch, length):
 def build_backbone(impl, size, dtype, dropout):
     import keras_hub
 
-    from lmsys.attention import attention_implementation
+    from lmsys.siamese.attention import attention_implementation
 
     name, attention_dropout, kernel = IMPLEMENTATIONS[impl]
     kwargs = {k: v for k, v in size.items()}

@@ -2,7 +2,7 @@
 
     python bench/features_cv.py [--data ../shared/data/train_sample.csv] [--seed 42] [--set key=value ...]
 
-The rounds are chosen inside each training fold (lmsys.features_model), so the figure is honest.
+The rounds are chosen inside each training fold (lmsys.gbm.model), so the figure is honest.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lmsys.config import Config  # noqa: E402
 from lmsys.data import load_competition_csv  # noqa: E402
-from lmsys.features_model import cross_validate, log_loss, model_params  # noqa: E402
+from lmsys.gbm.model import cross_validate, log_loss, model_params  # noqa: E402
 
 
 def main(argv=None):

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import pandas as pd  # noqa: E402
 
 from lmsys.data import load_competition_csv  # noqa: E402
-from lmsys.options import build_options  # noqa: E402
+from lmsys.data.options import build_options  # noqa: E402
 
 REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "train_sample.csv")
 
@@ -54,9 +54,9 @@ def main():
           f"{os.getloadavg()[0]:.1f})")
     if args.tokenize:
         os.environ.setdefault("KERAS_BACKEND", "jax")
-        from lmsys.backbone import load_tokenizer
-        from lmsys.train import default_config
-        from lmsys.tokens import tokenize_pairs
+        from lmsys.siamese.backbone import load_tokenizer
+        from lmsys.siamese.train import default_config
+        from lmsys.siamese.tokens import tokenize_pairs
 
         config = default_config("tiny", sequence_length=512)
         tokenizer = load_tokenizer("tiny", opt_a[:5000] + opt_b[:5000], config.tiny_backbone["vocabulary_size"])

@@ -4,16 +4,16 @@ Not a test. In one run, on whatever device JAX sees, it times
   starter: every pair padded to --sequence-length (512), --batch-size (16) pairs per step, keras-hub attention;
   ours:    length buckets (--buckets, default Config.buckets), each option padded to its own bucket
            (--ours-padding pair: both to the longer one), with a constant token budget per batch
-           (batch_size * sequence_length tokens), attention="fast" (lmsys.attention),
+           (batch_size * sequence_length tokens), attention="fast" (lmsys.siamese.attention),
 on the same rows (token lengths of the real rows in ../shared/data/train_sample.csv) and the same amount of data
 (--steps of the starter's optimizer steps, i.e. steps * batch_size rows), and prints rows/s of both, their ratio,
 the padded-token fraction of each and peak memory. Each pipeline runs in a child process of its own, so its peak
 memory (JAX device memory_stats() peak_bytes_in_use where the device has it, else the process's max RSS) is its
 own. XLA compile time is excluded: every batch shape is run once (train step and prediction) before timing.
-Batches are padded before timing (host-side padding is not in the figures); both use lmsys.batching's plans.
+Batches are padded before timing (host-side padding is not in the figures); both use lmsys.siamese.batching's plans.
 
 Token ids come from one of two modes:
-  --tokenize [--save-ids PATH]  build options (lmsys.options) and tokenize them with a tiny SentencePiece vocab
+  --tokenize [--save-ids PATH]  build options (lmsys.data.options) and tokenize them with a tiny SentencePiece vocab
                                 trained on the same texts (needs TensorFlow + tensorflow-text, as keras-hub's
                                 tokenizer does); the ids are saved as .npz for the next mode.
   --ids PATH                    read saved ids: imports only numpy, JAX, Keras and keras-hub, never TensorFlow
@@ -129,11 +129,11 @@ def forbid_tensorflow() -> None:
 
 def tokenize_rows(args) -> dict:
     """Options of every row tokenized with a tiny vocab trained on them, plus the length approximations."""
-    from lmsys.backbone import load_tokenizer
+    from lmsys.siamese.backbone import load_tokenizer
     from lmsys.config import Config
     from lmsys.data import load_competition_csv
-    from lmsys.options import build_options, options_from_config
-    from lmsys.tokens import tokenize_pairs, tokenize_texts
+    from lmsys.data.options import build_options, options_from_config
+    from lmsys.siamese.tokens import tokenize_pairs, tokenize_texts
 
     df = load_competition_csv(args.csv)
     if args.rows:
@@ -184,7 +184,7 @@ def load_ids(path: str) -> dict:
 
 def pairs_from(arrays: dict, vocab_size: int | None = None):
     """TokenizedPairs from saved arrays; ids folded into [0, vocab_size) when the model's vocabulary is smaller."""
-    from lmsys.tokens import TokenizedPairs
+    from lmsys.siamese.tokens import TokenizedPairs
 
     sides = []
     for side in ("a", "b"):
@@ -212,11 +212,11 @@ def run_pipeline(name: str, args) -> dict:
     import keras
     import keras_hub
 
-    from lmsys.attention import attention_implementation
-    from lmsys.batching import pad_batch, prediction_plan, training_plan
-    from lmsys.model import build_classifier, compile_classifier
-    from lmsys.precision import resolve_precision
-    from lmsys.precompile import precompile
+    from lmsys.siamese.attention import attention_implementation
+    from lmsys.siamese.batching import pad_batch, prediction_plan, training_plan
+    from lmsys.siamese.model import build_classifier, compile_classifier
+    from lmsys.devices.precision import resolve_precision
+    from lmsys.devices.precompile import precompile
 
     device = jax.devices()[0]
     size_name = args.config if args.config != "auto" else ("tiny" if device.platform == "cpu" else "extra_small")
@@ -245,7 +245,7 @@ def run_pipeline(name: str, args) -> dict:
     compile_classifier(model, config, total_steps=len(train_batches) + 8)
 
     compile_started = time.perf_counter()
-    if args.compile_threads != 1:  # all programs up front (lmsys.precompile); the loop below then only warms up
+    if args.compile_threads != 1:  # all programs up front (lmsys.devices.precompile); the loop below then only warms up
         precompile(model, train=[(x, y, w) for x, y, w, _ in train_batches],
                    predict=[x for x, _, _, _ in train_batches] + [x for x, _ in predict_batches],
                    workers=args.compile_threads)
@@ -361,7 +361,7 @@ def pair_padding_floor(pairs) -> float:
 
 
 def report(args, arrays, pairs, results: dict) -> None:
-    from lmsys.batching import padded_fraction
+    from lmsys.siamese.batching import padded_fraction
 
     s, o = results["starter"], results["ours"]
     fractions = {name: padded_fraction(pairs, pipeline_config(name, args)) for name in PIPELINES}

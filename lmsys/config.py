@@ -1,8 +1,9 @@
 """The one configuration object, saved as config.json beside every trained model.
 
 Inference rebuilds exactly what training used from this file alone: option format, sequence
-length, pooling, precision, attention implementation, TTA. Unknown keys in a saved file are an
-error (a typo there would silently change a model), missing keys take today's defaults.
+length, precision, attention implementation, TTA. Unknown keys in a saved file are an error (a typo
+there would silently change a model), missing keys take today's defaults. Each family's defaults
+live in its own folder (lmsys/<family>/); the field defaults here are the Siamese model's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 
 from lmsys.atomic import write_json
-from lmsys.options import DEFAULT_TEMPLATE
+from lmsys.data.options import DEFAULT_TEMPLATE
 
 CONFIG_FILE = "config.json"
 
@@ -41,9 +42,49 @@ def parse_bool(value) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+# Keys older config.json files hold that nothing reads now, with the value whose behaviour the code kept.
+RETIRED_KEYS = {"pooling": "masked_mean"}
+
+
+def coerce(key: str, raw):
+    """A configuration value from text (a flag or KEY=VALUE), typed by the Config field it sets."""
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    if key not in fields:
+        raise ValueError(f"unknown configuration key {key!r}; known: {', '.join(sorted(fields))}")
+    if not isinstance(raw, str):
+        return raw
+    default = getattr(Config(), key)
+    try:
+        if isinstance(default, bool):
+            return parse_bool(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, (list, dict)):
+            value = json.loads(raw)
+            if not isinstance(value, type(default)):
+                raise ValueError(f"expected a JSON {type(default).__name__}")
+            return value
+    except ValueError as err:
+        raise ValueError(f"{key}={raw!r}: {err}") from None
+    return raw
+
+
+def parse_overrides(items) -> dict:
+    """KEY=VALUE strings (invoke's --set, the training kernel's --set) as typed Config values."""
+    values = {}
+    for item in items or ():
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        values[key.strip()] = coerce(key.strip(), raw)
+    return values
+
+
 @dataclass
 class Config:
-    model_type: str = "siamese"  # "siamese" or "features"
+    model_type: str = "siamese"  # a key of lmsys.models.FAMILIES
     preset: str = "tiny"  # keras-hub preset name, local preset directory, or "tiny"
     data: str = ""  # training csv used ("builtin-sample" for the generated one)
     seed: int = 42
@@ -55,9 +96,8 @@ class Config:
     max_chars: int = 6000  # character budget per option before tokenization (head+tail per turn)
     # model
     sequence_length: int = 512
-    pooling: str = "masked_mean"
     dropout: float = 0.1
-    attention: str = "fast"  # "fast" (lmsys.attention: same weights and outputs, no L x L gathers) or "keras_hub"
+    attention: str = "fast"  # "fast" (lmsys.siamese.attention: same weights and outputs, no L x L gathers) or "keras_hub"
     attention_dropout: bool = True  # fast only: False skips dropout on attention probabilities for the fused kernel
     attention_kernel: str = ""  # fast only: "" lets JAX choose (XLA), "cudnn" asks for cuDNN flash attention
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
@@ -88,6 +128,10 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "config") -> "Config":
+        values = dict(values)
+        for key, only in RETIRED_KEYS.items():  # keys older files hold, with the one value the code still does
+            if key in values and (value := values.pop(key)) != only:
+                raise ValueError(f"{source}: {key}={value!r} is no longer supported (only {only!r})")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -11,7 +11,7 @@ LAST_MODEL_FILE = os.path.join(MODELS_DIR, "LAST")
 
 
 def _builtin(name: str) -> str:
-    from lmsys.sample import SAMPLE_NOTE, write_sample
+    from lmsys.data.sample import SAMPLE_NOTE, write_sample
 
     print(SAMPLE_NOTE, flush=True)
     path = os.path.join(SAMPLE_DIR, name)
@@ -35,12 +35,10 @@ def resolve_test_csv(path=None) -> str:
 
 
 def default_model_dir(config) -> str:
-    """models/<type>[-<preset name>]; a Kaggle Model directory ends in its version (.../extra_small_en/2), so the
-    name is the last part of the path that is not a number."""
-    if config.model_type != "siamese":
-        return os.path.join(MODELS_DIR, config.model_type)
-    parts = [p for p in os.path.normpath(config.preset).split(os.sep) if p and not p.isdigit()]
-    return os.path.join(MODELS_DIR, f"siamese-{parts[-1] if parts else 'preset'}")
+    """models/<the family's name for it>, e.g. models/siamese-tiny or models/features."""
+    from lmsys.models import model_dir_name
+
+    return os.path.join(MODELS_DIR, model_dir_name(config))
 
 
 def remember_model_dir(path) -> None:

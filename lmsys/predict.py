@@ -1,82 +1,12 @@
-"""Prediction: a model directory and a test csv in, a validated submission out.
-
-Swap TTA is on by default: each row is also predicted with A and B exchanged, the A/B columns of
-that prediction are swapped back, and the two are averaged. This cancels the model's position bias
-and makes the output exactly symmetric under swapping the responses.
-"""
+"""`invoke predict` and the inference kernel: a model directory and a test csv in, a validated submission out,
+whatever family the directory holds (lmsys.models)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from lmsys.config import Config, parse_bool
-from lmsys.data import SWAP_AB, load_competition_csv
-from lmsys.submission import make_submission, write_submission
-
-
-def swap_ab(probs: np.ndarray) -> np.ndarray:
-    return probs[:, SWAP_AB]
-
-
-def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
-    """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order."""
-    from lmsys.batching import pad_batch, prediction_plan
-    from lmsys.distribute import place_batch
-
-    probs = np.zeros((len(pairs), 3), dtype=np.float64)
-    plan = prediction_plan(pairs, config, multiple)
-    if verbose:
-        from tqdm.auto import tqdm
-
-        plan_iter = tqdm(plan, desc="predict", unit="batch")
-    else:
-        plan_iter = plan
-    for index, shape, real in plan_iter:
-        out = np.asarray(model.predict_on_batch(place_batch(pad_batch(pairs, index, shape))), dtype=np.float64)
-        probs[index[:real]] = out[:real]
-    return probs / probs.sum(axis=1, keepdims=True)
-
-
-def precompile_prediction(model, pairs, config, multiple: int = 1) -> None:
-    """Compile the prediction step of every batch shape these pairs need, several at a time
-    (swapped pairs for TTA have the same shapes)."""
-    from lmsys.batching import pad_batch, prediction_plan
-    from lmsys.precompile import one_per_shape, precompile
-
-    if config.compile_threads != 1:
-        plan = one_per_shape(prediction_plan(pairs, config, multiple))
-        precompile(model, predict=[pad_batch(pairs, index, shape) for index, shape, _ in plan],
-                   workers=config.compile_threads)
-
-
-def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int = 1, verbose=0) -> np.ndarray:
-    probs = predict_pairs(model, pairs, config, multiple, verbose)
-    if tta:
-        probs = 0.5 * (probs + swap_ab(predict_pairs(model, pairs.swapped(), config, multiple, verbose)))
-    return probs
-
-
-def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarray:
-    """(n, 3) probabilities for parsed rows, whatever kind of model the directory holds."""
-    config = Config.load(model_dir)
-    if config.model_type == "features":
-        from lmsys.features_model import predict_proba as features_proba
-
-        return features_proba(model_dir, df, tta=tta)
-    import keras
-
-    from lmsys.distribute import setup_data_parallel
-    from lmsys.model_dir import load_classifier
-    from lmsys.precision import resolve_precision
-    from lmsys.tokens import tokenize_pairs
-
-    keras.config.set_dtype_policy(resolve_precision(config.precision))
-    multiple = setup_data_parallel()  # before the model is built: variables are placed when created
-    config, model, tokenizer = load_classifier(model_dir, config)
-    pairs = tokenize_pairs(df, config, tokenizer, progress=bool(verbose))
-    precompile_prediction(model, pairs, config, multiple)
-    return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, multiple=multiple,
-                                  verbose=verbose)
+from lmsys.config import parse_bool
+from lmsys.data import load_competition_csv
+from lmsys.evaluate.submission import make_submission, write_submission
+from lmsys.models import predict_proba
 
 
 def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=1):

@@ -13,7 +13,7 @@ REAL_TEST = "../shared/data/test.csv"
 def tiny_texts():
     """Option texts of the real rows, to train a tiny vocabulary on."""
     from lmsys.data import load_competition_csv
-    from lmsys.options import build_options
+    from lmsys.data.options import build_options
 
     df = load_competition_csv(REAL_TRAIN)
     a, b = build_options(df, max_chars=2000)
@@ -25,8 +25,8 @@ def tiny_parts(tiny_texts):
     """(config, tokenizer, backbone) of a small tiny model, random weights, float32."""
     import keras
 
-    from lmsys.backbone import load_backbone, load_tokenizer
-    from lmsys.train import default_config
+    from lmsys.siamese.backbone import load_backbone, load_tokenizer
+    from lmsys.siamese.train import default_config
 
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(0)

@@ -16,7 +16,7 @@ import jax
 from keras_hub.src.models.deberta_v3 import disentangled_attention_encoder as encoder_module
 from keras_hub.src.models.deberta_v3.disentangled_self_attention import DisentangledSelfAttention
 
-from lmsys.attention import attention_implementation, fast_attention_class, relative_shift, set_attention
+from lmsys.siamese.attention import attention_implementation, fast_attention_class, relative_shift, set_attention
 
 TOL = 1e-5
 
@@ -211,7 +211,7 @@ def test_fast_needs_jax_backend(monkeypatch):
 def test_cudnn_kernel_is_used_only_where_the_device_runs_it(platform, kind, policy, expected):
     import warnings
 
-    from lmsys.attention import kernel_for_device
+    from lmsys.siamese.attention import kernel_for_device
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -225,7 +225,7 @@ def test_cudnn_kernel_is_used_only_where_the_device_runs_it(platform, kind, poli
 def test_a_model_configured_for_cudnn_still_builds_and_predicts_on_this_cpu():
     import keras_hub
 
-    from lmsys.backbone import attention_context
+    from lmsys.siamese.backbone import attention_context
     from lmsys.config import Config
 
     config = Config(attention="fast", attention_kernel="cudnn")

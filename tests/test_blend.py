@@ -1,4 +1,4 @@
-"""The blend (lmsys.blend): simplex weights, temperature, a validated submission from model directories."""
+"""The blend (lmsys.evaluate.blend): simplex weights, temperature, a validated submission from model directories."""
 
 import json
 import os
@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmsys.blend import apply_temperature, blend, blend_params_path, common_rows, fit_blend, fit_weights, fit_temperature
+from lmsys.evaluate.blend import apply_temperature, blend, blend_params_path, common_rows, fit_blend, fit_weights, fit_temperature
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS
-from lmsys.features_model import train_features_model
-from lmsys.metrics import log_loss
-from lmsys.submission import validate_file
+from lmsys.gbm.model import train_features_model
+from lmsys.evaluate.metrics import log_loss
+from lmsys.evaluate.submission import validate_file
 
 TRAIN = "../shared/data/train_sample.csv"
 TEST = "../shared/data/test.csv"

@@ -8,16 +8,16 @@ import sys
 import numpy as np
 import pytest
 
-from lmsys.distribute import setup_data_parallel
+from lmsys.devices.distribute import setup_data_parallel
 
 SCRIPT = r"""
 import json, os
 import numpy as np
 import jax, keras, keras_hub
 from lmsys.config import Config
-from lmsys.attention import attention_implementation
-from lmsys.distribute import setup_data_parallel
-from lmsys.model import build_classifier, compile_classifier
+from lmsys.siamese.attention import attention_implementation
+from lmsys.devices.distribute import setup_data_parallel
+from lmsys.siamese.model import build_classifier, compile_classifier
 
 assert jax.local_device_count() == 2, jax.devices()
 rng = np.random.default_rng(0)
@@ -95,8 +95,8 @@ PIPELINE = r"""
 import json, sys
 import numpy as np, pandas as pd
 from lmsys.data import load_competition_csv
-from lmsys.predict import predict_proba
-from lmsys.train import default_config, train_model
+from lmsys.models import predict_proba
+from lmsys.siamese.train import default_config, train_model
 
 rows = pd.read_csv("../shared/data/train_sample.csv").head(160)
 rows.to_csv(sys.argv[2] + "/train.csv", index=False)

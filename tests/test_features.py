@@ -1,11 +1,12 @@
-"""Feature extraction (lmsys.features): layout, swap permutation, what each feature family detects."""
+"""Feature extraction (lmsys.gbm.features): layout, swap permutation, what each feature family detects."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from lmsys.data import load_competition_csv
-from lmsys.features import SIDE_FEATURES, TfidfState, build_features, feature_names, swap_features, swap_frame
+from lmsys.gbm.features import SIDE_FEATURES, TfidfState, build_features, feature_names, swap_features
+from lmsys.data import swap_frame
 
 TRAIN = "../shared/data/train_sample.csv"
 

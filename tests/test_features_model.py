@@ -1,4 +1,4 @@
-"""The features model (lmsys.features_model): model directory, swap symmetry, honest out-of-fold CV."""
+"""The features model (lmsys.gbm.model): model directory, swap symmetry, honest out-of-fold CV."""
 
 import json
 import os
@@ -9,10 +9,10 @@ import pytest
 
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
-from lmsys.features import swap_frame
-from lmsys.features_model import (DEFAULT_PARAMS, cross_validate, load_model, model_params, predict_proba,
+from lmsys.data import swap_frame
+from lmsys.gbm.model import (DEFAULT_PARAMS, cross_validate, load_model, model_params, predict_proba,
                                   train_features_model)
-from lmsys.metrics import log_loss
+from lmsys.evaluate.metrics import log_loss
 
 TRAIN = "../shared/data/train_sample.csv"
 TEST = "../shared/data/test.csv"
@@ -99,7 +99,7 @@ def test_scored_fold_never_influences_its_own_predictions():
 
 
 def test_learns_the_built_in_samples_signal_far_below_the_class_prior(tmp_path):
-    from lmsys.sample import write_sample
+    from lmsys.data.sample import write_sample
 
     train_csv, _ = write_sample(tmp_path, n_train=300, n_test=10)
     metrics = train_features_model(Config(model_type="features", seed=0, extra=FAST), train_csv, str(tmp_path / "m"))

@@ -12,7 +12,7 @@ import pytest
 import lmsys
 from lmsys.config import Config
 from lmsys.kaggle.kernel_main import main_train, run_train
-from lmsys.submission import validate_file
+from lmsys.evaluate.submission import validate_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SAMPLE = "../shared/data/train_sample.csv"
@@ -130,7 +130,7 @@ def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
 
 def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(monkeypatch, tmp_path):
     import lmsys.train
-    from lmsys.precision import policy_for_device
+    from lmsys.devices.precision import policy_for_device
 
     seen = {}
     monkeypatch.setattr(lmsys.train, "train_model", lambda config, csv, out: seen.update(config=config) or {})

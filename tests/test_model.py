@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def classifier(tiny_parts):
-    from lmsys.model import build_classifier
+    from lmsys.siamese.model import build_classifier
 
     config, tokenizer, backbone = tiny_parts
     return build_classifier(config, backbone)
@@ -17,7 +17,7 @@ def classifier(tiny_parts):
 
 @pytest.fixture(scope="module")
 def real_pairs(tiny_parts, tiny_texts):
-    from lmsys.tokens import tokenize_pairs
+    from lmsys.siamese.tokens import tokenize_pairs
 
     config, tokenizer, _ = tiny_parts
     return tokenize_pairs(tiny_texts[0].head(40), config, tokenizer, progress=False)
@@ -33,7 +33,7 @@ def test_options_fit_the_sequence_length_with_cls_and_sep(tiny_parts, real_pairs
 
 
 def test_padding_contents_do_not_change_the_output(classifier, real_pairs):
-    from lmsys.batching import pad_pairs
+    from lmsys.siamese.batching import pad_pairs
 
     x = pad_pairs(real_pairs, np.arange(8), 96)
     base = np.asarray(classifier.predict_on_batch(x))
@@ -49,7 +49,8 @@ def test_padding_contents_do_not_change_the_output(classifier, real_pairs):
 
 
 def test_swap_tta_output_swaps_a_and_b_when_the_input_is_swapped(tiny_parts, classifier, real_pairs):
-    from lmsys.predict import predict_pairs_with_tta, swap_ab
+    from lmsys.data import swap_columns as swap_ab
+    from lmsys.siamese.predict import predict_pairs_with_tta
 
     config = tiny_parts[0]
     p = predict_pairs_with_tta(classifier, real_pairs, config, tta=True)
@@ -61,7 +62,7 @@ def test_swap_tta_output_swaps_a_and_b_when_the_input_is_swapped(tiny_parts, cla
 
 
 def test_prediction_returns_rows_in_their_own_order(tiny_parts, classifier, real_pairs):
-    from lmsys.predict import predict_pairs
+    from lmsys.siamese.predict import predict_pairs
 
     config = tiny_parts[0]
     whole = predict_pairs(classifier, real_pairs, config)
@@ -73,8 +74,8 @@ def test_prediction_returns_rows_in_their_own_order(tiny_parts, classifier, real
 def test_head_runs_in_float32_under_mixed_precision(tiny_parts, tiny_texts):
     import keras
 
-    from lmsys.backbone import load_backbone
-    from lmsys.model import build_classifier
+    from lmsys.siamese.backbone import load_backbone
+    from lmsys.siamese.model import build_classifier
 
     config, tokenizer, _ = tiny_parts
     keras.config.set_dtype_policy("mixed_bfloat16")
@@ -90,7 +91,7 @@ def test_head_runs_in_float32_under_mixed_precision(tiny_parts, tiny_texts):
 
 
 def test_tiny_preset_saved_with_save_to_preset_loads_back_from_its_directory(tiny_parts, tmp_path):
-    from lmsys.backbone import load_backbone, load_tokenizer, save_preset
+    from lmsys.siamese.backbone import load_backbone, load_tokenizer, save_preset
 
     config, tokenizer, backbone = tiny_parts
     save_preset(tmp_path / "preset", backbone, tokenizer)
@@ -103,7 +104,7 @@ def test_tiny_preset_saved_with_save_to_preset_loads_back_from_its_directory(tin
 
 
 def test_a_missing_local_preset_is_a_clear_error(tmp_path):
-    from lmsys.backbone import load_tokenizer
+    from lmsys.siamese.backbone import load_tokenizer
 
     with pytest.raises(FileNotFoundError, match="not a keras-hub preset directory"):
         load_tokenizer(str(tmp_path / "nothing"))
@@ -112,7 +113,7 @@ def test_a_missing_local_preset_is_a_clear_error(tmp_path):
 def test_a_preset_name_that_cannot_download_says_what_to_do_offline(monkeypatch):
     import keras_hub
 
-    from lmsys.backbone import load_tokenizer
+    from lmsys.siamese.backbone import load_tokenizer
 
     def offline(*args, **kwargs):  # what from_preset raises here: no route to Kaggle (never really tried)
         raise ConnectionError("Failed to resolve 'api.kaggle.com'")
@@ -123,7 +124,7 @@ def test_a_preset_name_that_cannot_download_says_what_to_do_offline(monkeypatch)
 
 
 def test_learning_rate_warms_up_then_decays_within_the_run(tiny_parts, classifier):
-    from lmsys.model import compile_classifier
+    from lmsys.siamese.model import compile_classifier
 
     config = tiny_parts[0].replace(learning_rate=1e-3, warmup_fraction=0.1, min_lr_fraction=0.05)
     compile_classifier(classifier, config, total_steps=100)
@@ -135,7 +136,7 @@ def test_learning_rate_warms_up_then_decays_within_the_run(tiny_parts, classifie
 
 
 def test_precision_follows_the_device():
-    from lmsys.precision import policy_for_device, resolve_precision
+    from lmsys.devices.precision import policy_for_device, resolve_precision
 
     assert policy_for_device("gpu", "Tesla T4") == "mixed_float16"
     assert policy_for_device("gpu", "Tesla P100-PCIE-16GB") == "mixed_float16"
@@ -149,7 +150,7 @@ def test_precision_follows_the_device():
 
 
 def test_bucketing_pads_less_than_fixed_length_and_keeps_every_row(tiny_parts, real_pairs):
-    from lmsys.batching import padded_fraction, prediction_plan, training_plan
+    from lmsys.siamese.batching import padded_fraction, prediction_plan, training_plan
 
     config = tiny_parts[0]
     fixed = config.replace(buckets=[])
@@ -174,7 +175,7 @@ def test_bucketing_pads_less_than_fixed_length_and_keeps_every_row(tiny_parts, r
 
 
 def test_split_form_gives_the_same_output_as_the_pair_form(tiny_parts, classifier, real_pairs):
-    from lmsys.batching import pad_pairs, pad_split, row_shapes
+    from lmsys.siamese.batching import pad_pairs, pad_split, row_shapes
 
     config = tiny_parts[0]
     shapes = row_shapes(real_pairs, config)
@@ -202,8 +203,8 @@ def test_keras_runs_on_jax_without_any_environment_setting():
 
 
 def test_swap_augmentation_exchanges_a_and_b_in_both_batch_forms(tiny_parts, classifier, real_pairs):
-    from lmsys.batching import pad_batch, row_shapes, swap_sides
-    from lmsys.predict import swap_ab
+    from lmsys.siamese.batching import pad_batch, row_shapes, swap_sides
+    from lmsys.data import swap_columns as swap_ab
 
     config = tiny_parts[0]
     rows = np.arange(8)

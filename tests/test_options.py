@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from lmsys.options import ELLIPSIS, build_option, build_options, head_tail
+from lmsys.data.options import ELLIPSIS, build_option, build_options, head_tail
 
 
 def test_every_turn_is_rendered_in_order_with_the_starter_format():

@@ -44,7 +44,7 @@ def compile_log():
 
 
 def _random_pairs(n, seed=0, vocab=500):
-    from lmsys.tokens import TokenizedPairs
+    from lmsys.siamese.tokens import TokenizedPairs
 
     rng = np.random.default_rng(seed)
     sides = [[rng.integers(5, vocab, rng.integers(3, 90)).astype(np.int32) for _ in range(n)] for _ in range(2)]
@@ -55,7 +55,7 @@ def _compiled_model(config, total_steps):
     """A one-layer Siamese classifier (random weights, vocabulary 500), compiled for training."""
     import keras_hub
 
-    from lmsys.model import build_classifier, compile_classifier
+    from lmsys.siamese.model import build_classifier, compile_classifier
 
     backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=500, num_layers=1, num_heads=2, hidden_dim=32,
                                                   intermediate_dim=64, max_sequence_length=96, bucket_size=16)
@@ -66,8 +66,8 @@ def _compiled_model(config, total_steps):
 
 @pytest.mark.parametrize("pad_each_option", [True, False])
 def test_precompiled_steps_are_not_compiled_again_by_the_real_calls(tiny_parts, compile_log, pad_each_option):
-    from lmsys.batching import pad_batch, prediction_plan, training_plan
-    from lmsys.precompile import one_per_shape, precompile
+    from lmsys.siamese.batching import pad_batch, prediction_plan, training_plan
+    from lmsys.devices.precompile import one_per_shape, precompile
 
     config = tiny_parts[0].replace(pad_each_option=pad_each_option, batch_size=4, compile_threads=2)
     model = _compiled_model(config, total_steps=50)
@@ -94,12 +94,12 @@ def test_precompiled_steps_are_not_compiled_again_by_the_real_calls(tiny_parts, 
 
 
 def test_training_compiles_each_step_program_once(tmp_path, compile_log):
-    from lmsys.batching import prediction_plan, training_plan
-    from lmsys.precompile import one_per_shape
-    from lmsys.sample import write_sample
-    from lmsys.split import train_val_split
+    from lmsys.siamese.batching import prediction_plan, training_plan
+    from lmsys.devices.precompile import one_per_shape
+    from lmsys.data.sample import write_sample
+    from lmsys.data.split import train_val_split
     from lmsys.data import load_competition_csv
-    from lmsys.train import default_config, train_model
+    from lmsys.siamese.train import default_config, train_model
 
     train_csv, _ = write_sample(tmp_path / "data", n_train=240, n_test=4)
     config = default_config("tiny", epochs=2, sequence_length=64, buckets=[32], batch_size=8, precision="float32",
@@ -109,8 +109,8 @@ def test_training_compiles_each_step_program_once(tmp_path, compile_log):
     steps = compile_log.steps()
 
     # the shapes the run used, recomputed from its own tokenization
-    from lmsys.model_dir import load_classifier
-    from lmsys.tokens import tokenize_pairs
+    from lmsys.siamese.checkpoint import load_classifier
+    from lmsys.siamese.tokens import tokenize_pairs
 
     saved, _, tokenizer = load_classifier(str(tmp_path / "model"))
     train_df, val_df = train_val_split(load_competition_csv(train_csv), saved.val_fraction, saved.seed)
@@ -128,13 +128,13 @@ TWO_DEVICES = r"""
 import json
 import numpy as np, jax, keras, keras_hub
 from lmsys.config import Config
-from lmsys.distribute import setup_data_parallel
-from lmsys.model import build_classifier, compile_classifier
-from lmsys.batching import pad_batch, training_plan
-from lmsys.precompile import precompile
-from lmsys.predict import precompile_prediction, predict_pairs
-from lmsys.distribute import place_batch
-from lmsys.tokens import TokenizedPairs
+from lmsys.devices.distribute import setup_data_parallel
+from lmsys.siamese.model import build_classifier, compile_classifier
+from lmsys.siamese.batching import pad_batch, training_plan
+from lmsys.devices.precompile import precompile
+from lmsys.siamese.predict import precompile_prediction, predict_pairs
+from lmsys.devices.distribute import place_batch
+from lmsys.siamese.tokens import TokenizedPairs
 
 names = []
 jax.monitoring.register_event_duration_secs_listener(
@@ -177,8 +177,8 @@ def test_precompiled_programs_are_reused_under_data_parallel_on_two_devices():
 
 
 def test_precompile_falls_back_to_lazy_compilation_when_keras_internals_move(tiny_parts, monkeypatch):
-    from lmsys.batching import pad_batch, training_plan
-    from lmsys.precompile import precompile
+    from lmsys.siamese.batching import pad_batch, training_plan
+    from lmsys.devices.precompile import precompile
 
     config = tiny_parts[0].replace(batch_size=4)
     model = _compiled_model(config, total_steps=10)

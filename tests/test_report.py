@@ -1,4 +1,4 @@
-"""`invoke report` (lmsys.report): real PNGs of the expected size, and the models table."""
+"""`invoke report` (lmsys.evaluate.report): real PNGs of the expected size, and the models table."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from matplotlib import image as mpimg
 
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS
-from lmsys.report import DPI, FIGSIZE, calibration_curve, find_model_dirs, models_table, run_report
+from lmsys.evaluate.report import DPI, FIGSIZE, calibration_curve, find_model_dirs, models_table, run_report
 
 TRAIN = "../shared/data/train_sample.csv"
 SIZE = (int(FIGSIZE[1] * DPI), int(FIGSIZE[0] * DPI))  # (height, width) in pixels

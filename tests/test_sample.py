@@ -3,8 +3,8 @@ import hashlib
 import numpy as np
 
 from lmsys.data import load_competition_csv
-from lmsys.metrics import prior_log_loss
-from lmsys.sample import write_sample
+from lmsys.evaluate.metrics import prior_log_loss
+from lmsys.data.sample import write_sample
 
 
 def test_sample_is_deterministic_and_in_the_competition_format(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 
 from lmsys.data import load_competition_csv
-from lmsys.split import fold_ids, train_val_split
+from lmsys.data.split import fold_ids, train_val_split
 
 
 def test_split_is_stratified_seeded_and_disjoint():

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmsys.submission import SubmissionError, make_submission, validate_file, validate_submission, write_submission
+from lmsys.evaluate.submission import SubmissionError, make_submission, validate_file, validate_submission, write_submission
 
 IDS = np.array([136060, 211333, 1233961])
 

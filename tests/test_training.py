@@ -22,11 +22,12 @@ def _env():
 
 
 def test_two_training_steps_then_save_and_load_give_identical_predictions(tiny_parts, tiny_texts, tmp_path):
-    from lmsys.backbone import load_backbone
-    from lmsys.batching import pad_pairs
-    from lmsys.model import build_classifier, compile_classifier
-    from lmsys.model_dir import best_generation, load_classifier, save_best
-    from lmsys.tokens import tokenize_pairs
+    from lmsys.siamese.backbone import load_backbone
+    from lmsys.siamese.batching import pad_pairs
+    from lmsys.siamese.model import build_classifier, compile_classifier
+    from lmsys.run_dir import best_generation
+    from lmsys.siamese.checkpoint import load_classifier, save_best
+    from lmsys.siamese.tokens import tokenize_pairs
 
     config, tokenizer, backbone = tiny_parts
     config = config.replace(learning_rate=1e-3)
@@ -48,8 +49,8 @@ def test_two_training_steps_then_save_and_load_give_identical_predictions(tiny_p
 
 
 def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(tmp_path):
-    from lmsys.sample import write_sample
-    from lmsys.train import default_config, train_model
+    from lmsys.data.sample import write_sample
+    from lmsys.siamese.train import default_config, train_model
 
     train_csv, _ = write_sample(tmp_path / "data", n_train=1200, n_test=10)
     config = default_config("tiny", epochs=2, sequence_length=128, buckets=[64], batch_size=16, seed=1,
@@ -94,7 +95,7 @@ def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(tm
 
     model = tmp_path / "model"
     cfg = {**FAST, "epochs": 3, "learning_rate": 1e-3}
-    code = ("import sys; from lmsys.train import default_config, train_model; "
+    code = ("import sys; from lmsys.siamese.train import default_config, train_model; "
             f"train_model(default_config('tiny', **{cfg!r}), {REAL_TRAIN!r}, {str(model)!r}, verbose=0)")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -113,12 +114,12 @@ def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(tm
     assert 1 <= done < 3
 
     from lmsys.data import load_competition_csv
-    from lmsys.predict import predict_proba
+    from lmsys.models import predict_proba
 
     probs = predict_proba(str(model), load_competition_csv(REAL_TEST), verbose=0)  # last good checkpoint reads
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
 
-    from lmsys.train import train_model
+    from lmsys.siamese.train import train_model
 
     metrics = train_model(Config.load(model), REAL_TRAIN, str(model), resume=True, verbose=0)
     history = pd.read_csv(model / "history.csv")
@@ -127,7 +128,7 @@ def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(tm
 
 
 def test_a_fresh_run_moves_an_earlier_run_aside_instead_of_mixing_with_it(tmp_path):
-    from lmsys.model_dir import set_aside_previous_run
+    from lmsys.run_dir import set_aside_previous_run
 
     model = tmp_path / "models" / "siamese-tiny"
     model.mkdir(parents=True)
@@ -143,7 +144,7 @@ def test_a_fresh_run_moves_an_earlier_run_aside_instead_of_mixing_with_it(tmp_pa
 
 def test_resume_refuses_other_data_than_the_run_started_with(tmp_path):
     from lmsys.config import Config
-    from lmsys.train import default_config, train_model
+    from lmsys.siamese.train import default_config, train_model
 
     model = tmp_path / "model"
     model.mkdir()
@@ -156,9 +157,11 @@ def test_resume_refuses_other_data_than_the_run_started_with(tmp_path):
 
 def test_default_model_directory_names_skip_the_kaggle_model_version():
     from lmsys.paths import default_model_dir
-    from lmsys.train import default_config
+    from lmsys.siamese.train import default_config
 
     kaggle = "/kaggle/input/deberta_v3/keras/deberta_v3_extra_small_en/2"
     assert default_model_dir(default_config(kaggle)) == os.path.join("models", "siamese-deberta_v3_extra_small_en")
     assert default_model_dir(default_config("tiny")) == os.path.join("models", "siamese-tiny")
-    assert default_model_dir(default_config("tiny", model_type="features")) == os.path.join("models", "features")
+    from lmsys.models import default_config as family_config
+
+    assert default_model_dir(family_config("features")) == os.path.join("models", "features")

@@ -14,7 +14,7 @@ import shutil
 
 from lmsys.config import CONFIG_FILE
 from lmsys.kaggle import COMPETITION, KaggleError, safe_extract
-from lmsys.model_dir import is_lmsys_config
+from lmsys.run_dir import is_lmsys_config
 
 MAX_DEPTH = 6
 

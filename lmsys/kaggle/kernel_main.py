@@ -64,29 +64,16 @@ def detect_accelerator() -> str:
     return jax.devices()[0].platform
 
 
-def _parse_set(items) -> dict:
-    values = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            values[key] = json.loads(raw)
-        except ValueError:
-            values[key] = raw
-    return values
-
-
-def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=None) -> dict:
+def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=None, model_type=None) -> dict:
     """Train on the competition's train.csv with the attached preset; leave <output>/model."""
-    from lmsys.train import default_config, train_model
+    from lmsys.models import DEFAULT_TYPE, default_config, train_model
 
     train_csv = os.path.join(find_competition_dir(input_dir, "train.csv"), "train.csv")
     preset = preset or find_preset_dir(input_dir)
     accelerator = accelerator or detect_accelerator()
     # precision "auto" gives bfloat16 on TPU without pinning it in config.json for a T4 at inference, and
-    # train_model spreads the batches over every core (lmsys.distribute)
-    config = default_config(preset, data=train_csv, **dict(overrides or {}))
+    # train_model spreads the batches over every core (lmsys.devices.distribute)
+    config = default_config(model_type or DEFAULT_TYPE, preset, data=train_csv, **dict(overrides or {}))
     out_dir = os.path.join(output_dir, "model")
     print(f"accelerator: {accelerator}\npreset: {preset}\ntrain: {train_csv}\nmodel directory: {out_dir}")
     metrics = train_model(config, train_csv, out_dir)
@@ -102,5 +89,13 @@ def main_train(argv=None) -> dict:
                         help="default: env LMSYS_ACCELERATOR, else what JAX sees")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="a Config field, e.g. --set epochs=1 --set sequence_length=64")
+    parser.add_argument("--model-type", default=os.environ.get("LMSYS_MODEL_TYPE"),
+                        help="model family, a key of lmsys.models.FAMILIES (env LMSYS_MODEL_TYPE; default siamese)")
     args = parser.parse_args(argv)
-    return run_train(args.input, args.output, args.preset, args.accelerator, _parse_set(args.set))
+    from lmsys.config import parse_overrides
+
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
+    return run_train(args.input, args.output, args.preset, args.accelerator, overrides, args.model_type)

@@ -23,7 +23,7 @@ from lmsys.data import TEST_COLUMNS, TRAIN_COLUMNS
 from lmsys.kaggle import COMPETITION, KaggleError, safe_extract
 from lmsys.kaggle.cli import KaggleCommandError, run_kaggle
 from lmsys.kaggle.credentials import find_credentials
-from lmsys.submission import SUBMISSION_COLUMNS
+from lmsys.evaluate.submission import SUBMISSION_COLUMNS
 from lmsys.kaggle.metadata import (DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG, KERNEL_METADATA_FILE, KERNELS_DIR,
                                    check_slug, kernel_metadata, write_dataset_metadata)
 

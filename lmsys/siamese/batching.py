@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmsys.tokens import TokenizedPairs
+from lmsys.siamese.tokens import TokenizedPairs
 
 
 def bucket_bounds(config) -> list[int]:

@@ -2,7 +2,7 @@
 
 Keras' distribution API on JAX replicates the variables and splits each global batch along its
 first axis across the devices; gradients are averaged by XLA. The global batch must therefore be a
-multiple of the device count: lmsys.batching makes every batch (a group's last one included, filled
+multiple of the device count: lmsys.siamese.batching makes every batch (a group's last one included, filled
 with zero-weight rows) a multiple of the count this returns. fit lays its batches out itself;
 predict_on_batch does not (it hands the jitted step numpy arrays, which then run whole on every
 device), so prediction lays each batch out with `place_batch` first.

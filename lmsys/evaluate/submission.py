@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from lmsys.atomic import atomic_path
-from lmsys.data import LABEL_COLUMNS
+from lmsys.data import LABEL_COLUMNS, SUBMISSION_COLUMNS
 
-SUBMISSION_COLUMNS = ("id", *LABEL_COLUMNS)
 SUM_TOLERANCE = 1e-6
 
 

@@ -22,8 +22,9 @@ import pandas as pd  # noqa: E402
 
 from lmsys.atomic import atomic_path, write_text  # noqa: E402
 from lmsys.config import Config  # noqa: E402
-from lmsys.model_dir import HISTORY_FILE, METRICS_FILE, find_model_dirs, read_val_predictions  # noqa: E402
+from lmsys.run_dir import HISTORY_FILE, METRICS_FILE, find_model_dirs, read_val_predictions  # noqa: E402
 from lmsys.data import CLASS_NAMES, LABEL_COLUMNS, load_competition_csv  # noqa: E402
+from lmsys.models import uses_preset  # noqa: E402
 from lmsys.paths import MODELS_DIR  # noqa: E402
 
 FIGSIZE = (10, 6)  # inches; at DPI this gives 1000 x 600 pixel images
@@ -155,7 +156,7 @@ def models_table(model_dirs) -> str:
         if os.path.exists(metrics_path):
             with open(metrics_path, encoding="utf-8") as fh:
                 metrics = json.load(fh)
-        preset = "-" if config.model_type == "features" else config.preset
+        preset = config.preset if uses_preset(config) else "-"
         row = [_fmt(os.fspath(d)), _fmt(config.model_type), _fmt(preset), _fmt(config.data or "-"), _fmt(metrics.get("val_log_loss")),
                _fmt(metrics.get("val_accuracy"), 3), _fmt(metrics.get("prior_log_loss")), _fmt(metrics.get("epochs")),
                _fmt(metrics.get("wall_time_s"), 1), _fmt(metrics.get("rows_per_s"), 1)]

@@ -19,10 +19,10 @@ from scipy.optimize import minimize, minimize_scalar
 from lmsys.atomic import write_json
 from lmsys.config import parse_bool
 from lmsys.data import LABEL_COLUMNS, load_competition_csv
-from lmsys.metrics import EPS, log_loss
-from lmsys.model_dir import VAL_PREDICTIONS_FILE, read_val_predictions
-from lmsys.predict import predict_proba
-from lmsys.submission import make_submission, write_submission
+from lmsys.evaluate.metrics import EPS, log_loss
+from lmsys.run_dir import VAL_PREDICTIONS_FILE, read_val_predictions
+from lmsys.models import predict_proba
+from lmsys.evaluate.submission import make_submission, write_submission
 
 TEMPERATURE_BOUNDS = (0.25, 4.0)
 
@@ -143,7 +143,7 @@ def blend(model_dirs, test_csv, out_csv, temperature: bool = True, predict_fn=No
 def run_from_cli(model_dirs=None, test_csv=None, out="submission/blend.csv", temperature=True, models_root=None) -> dict:
     """`invoke blend`: the given model dirs, else every one under models/ that has validation predictions."""
     from lmsys.paths import MODELS_DIR, resolve_test_csv
-    from lmsys.model_dir import find_model_dirs
+    from lmsys.run_dir import find_model_dirs
 
     if not model_dirs:
         root = models_root or MODELS_DIR

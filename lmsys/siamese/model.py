@@ -1,6 +1,6 @@
 """The Siamese classifier: one shared DeBERTa-v3 backbone reads option A and option B.
 
-Inputs are (batch, 2, seq_len) `token_ids` and `padding_mask`, or the split form of lmsys.batching
+Inputs are (batch, 2, seq_len) `token_ids` and `padding_mask`, or the split form of lmsys.siamese.batching
 (each option padded to its own length), which gives the same output with less padding. Each option is pooled over its
 real tokens only (the starter's GlobalAveragePooling1D also averaged padding), the two vectors are
 joined, and a Dense(3) softmax runs in float32 so rows sum to 1 under mixed precision too.
@@ -37,7 +37,7 @@ class SiameseClassifier(keras.Model):
         return self.pool(hidden, mask)
 
     def call(self, inputs, training=False):
-        if "a_is_long" in inputs:  # split form (lmsys.batching): each option padded to its own bucket
+        if "a_is_long" in inputs:  # split form (lmsys.siamese.batching): each option padded to its own bucket
             rows = ops.shape(inputs["short_ids"])[0]
             if ops.shape(inputs["short_ids"])[1] == ops.shape(inputs["long_ids"])[1]:  # static: one call
                 both = self.encode(ops.concatenate([inputs["short_ids"], inputs["long_ids"]], axis=0),

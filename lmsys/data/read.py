@@ -17,14 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lmsys.encoding import repair_turns
+from lmsys.data.columns import CLASS_NAMES, LABEL_COLUMNS, TEST_COLUMNS, TEXT_COLUMNS, TRAIN_COLUMNS
+from lmsys.data.encoding import repair_turns
 
-TEXT_COLUMNS = ("prompt", "response_a", "response_b")
-LABEL_COLUMNS = ("winner_model_a", "winner_model_b", "winner_tie")
-CLASS_NAMES = LABEL_COLUMNS
-SWAP_AB = [1, 0, 2]  # class index (and probability column) order after exchanging responses A and B
-TRAIN_COLUMNS = ("id", "model_a", "model_b", *TEXT_COLUMNS, *LABEL_COLUMNS)
-TEST_COLUMNS = ("id", *TEXT_COLUMNS)
 LONG_TEXT_CHARS = 20_000
 
 

@@ -75,7 +75,7 @@ def _data_spec(value):
     """A batch array as Keras will pass it: device_put as is, or laid out along the batch axis."""
     import jax
 
-    from lmsys.distribute import batch_sharding
+    from lmsys.devices.distribute import batch_sharding
 
     value = np.asarray(value)
     return jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=batch_sharding(value.shape))

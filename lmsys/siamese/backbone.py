@@ -10,11 +10,11 @@ import os
 
 
 def attention_context(config):
-    """Build inside this to get the configured attention (lmsys.attention), with a kernel this device runs."""
+    """Build inside this to get the configured attention (lmsys.siamese.attention), with a kernel this device runs."""
     import jax
     import keras
 
-    from lmsys.attention import attention_implementation, kernel_for_device
+    from lmsys.siamese.attention import attention_implementation, kernel_for_device
 
     kernel = None
     if config.attention == "fast" and config.attention_kernel:
@@ -33,7 +33,7 @@ def load_tokenizer(preset: str, train_texts=None, tiny_vocab_size: int = 2000, s
     import keras_hub
 
     if is_tiny(preset):
-        from lmsys.vocab import train_vocab
+        from lmsys.siamese.vocab import train_vocab
 
         if train_texts is None:
             raise ValueError("preset 'tiny' trains its vocabulary: training texts are required")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from lmsys.options import build_option, option_format
+from lmsys.data.options import build_option, option_format
 
 CHARS_PER_TOKEN_GUESS = 5
 CHUNK = 2048

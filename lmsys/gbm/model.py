@@ -1,4 +1,4 @@
-"""The features model: LightGBM on lmsys.features, K-fold out-of-fold predictions, swap symmetry.
+"""The features model: LightGBM on lmsys.gbm.features, K-fold out-of-fold predictions, swap symmetry.
 
 Why these choices:
 - Every training row is used twice, as it is and A/B-swapped (labels swapped), and a prediction is
@@ -29,15 +29,14 @@ from tqdm.auto import tqdm
 
 from lmsys.atomic import replace_dir, write_json
 from lmsys.config import Config
-from lmsys.data import SWAP_AB, load_competition_csv
-from lmsys.features import TfidfState, base_features, build_features, feature_names, swap_features, with_tfidf
-from lmsys.metrics import class_prior, log_loss
-from lmsys.model_dir import METRICS_FILE, write_val_predictions
-from lmsys.split import fold_ids
+from lmsys.data import load_competition_csv, swap_columns, swap_labels
+from lmsys.gbm.features import TfidfState, base_features, build_features, feature_names, swap_features, with_tfidf
+from lmsys.evaluate.metrics import class_prior, log_loss
+from lmsys.run_dir import METRICS_FILE, write_val_predictions
+from lmsys.data.split import fold_ids
 
 MODEL_FILE = "model.txt"
 TFIDF_FILE = "tfidf.json"
-SWAP_LABEL = np.array(SWAP_AB)  # class index after an A/B swap (also the column order to swap back)
 
 DEFAULT_PARAMS = {
     "n_splits": 5,
@@ -76,7 +75,7 @@ def _lgb_params(params: dict, seed: int) -> dict:
 
 
 def _augment(x: np.ndarray, y: np.ndarray):
-    return np.concatenate([x, swap_features(x)]), np.concatenate([y, SWAP_LABEL[y]])
+    return np.concatenate([x, swap_features(x)]), np.concatenate([y, swap_labels(y)])
 
 
 def _train(x, y, params, seed, rounds, valid=None):
@@ -99,7 +98,7 @@ def predict_features(booster: lgb.Booster, x: np.ndarray, tta: bool = True) -> n
         return np.zeros((0, 3))
     p = booster.predict(x)
     if tta:
-        p = 0.5 * (p + booster.predict(swap_features(x))[:, SWAP_LABEL])
+        p = 0.5 * (p + swap_columns(booster.predict(swap_features(x))))
     return p / p.sum(axis=1, keepdims=True)
 
 

@@ -1,13 +1,12 @@
-"""The model directory: everything inference needs, written so a kill at any moment leaves it readable.
+"""The files every model directory has, whatever the family, written so a kill at any moment leaves it readable.
 
     config.json            the Config used (rebuilds the same model and options)
     model.json             points at the current best generation (written last, atomically)
-    best-eN-<tag>/preset/  backbone + tokenizer as a keras-hub preset (from_preset(dir) loads it)
-    best-eN-<tag>/head.weights.npz  the classifier head, no optimizer state
+    best-eN-<tag>/         that generation's weights, in the family's own format
     history.csv, metrics.json, val_predictions.csv
-    checkpoint/            resume state: last epoch's full weights with optimizer, and state.json
 
 A new generation is complete on disk before model.json names it; older ones are removed after.
+A family keeps its own resume checkpoint and weight formats beside these (e.g. lmsys/siamese/checkpoint.py).
 """
 
 from __future__ import annotations
@@ -113,14 +112,13 @@ def set_aside_previous_run(model_dir) -> str | None:
     return aside
 
 
-def save_best(model_dir, model, tokenizer, epoch: int, extra: dict | None = None) -> str:
-    from lmsys.backbone import save_preset
-
-    gen = f"best-e{epoch}-{secrets.token_hex(3)}"  # never the name model.json may still point to
+def save_generation(model_dir, epoch: int, write, extra: dict | None = None) -> str:
+    """A new best generation: `write(gen_dir)` fills a fresh folder, then model.json names it, then older
+    generations go. The fresh name never equals the one model.json may still point to."""
+    gen = f"best-e{epoch}-{secrets.token_hex(3)}"
     gen_dir = os.path.join(model_dir, gen)
-    save_preset(os.path.join(gen_dir, "preset"), model.backbone, tokenizer)
-    with atomic_path(os.path.join(gen_dir, "head.weights.npz"), suffix=".npz") as tmp:
-        np.savez(tmp, **{f"w{i}": np.asarray(v) for i, v in enumerate(model.head.get_weights())})
+    os.makedirs(gen_dir, exist_ok=True)
+    write(gen_dir)
     write_json(os.path.join(model_dir, MANIFEST), {"generation": gen, "epoch": epoch, **(extra or {})})
     for name in os.listdir(model_dir):
         if name.startswith("best-e") and name != gen:
@@ -128,66 +126,21 @@ def save_best(model_dir, model, tokenizer, epoch: int, extra: dict | None = None
     return gen_dir
 
 
+def write_history(model_dir, rows: list[dict]) -> str:
+    path = os.path.join(os.fspath(model_dir), HISTORY_FILE)
+    with atomic_path(path, suffix=".csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return path
+
+
+def write_metrics(model_dir, metrics: dict) -> str:
+    path = os.path.join(os.fspath(model_dir), METRICS_FILE)
+    write_json(path, metrics)
+    return path
+
+
 def best_generation(model_dir) -> str:
     path = os.path.join(model_dir, MANIFEST)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{model_dir}: no {MANIFEST}; training has not saved a best checkpoint yet")
     return os.path.join(model_dir, _read_json(path)["generation"])
-
-
-def load_head(model, gen_dir) -> None:
-    with np.load(os.path.join(gen_dir, "head.weights.npz")) as data:
-        model.head.set_weights([data[f"w{i}"] for i in range(len(data.files))])
-
-
-def load_classifier(model_dir, config=None):
-    """Rebuild (config, model, tokenizer) exactly as training saved them."""
-    from lmsys.backbone import load_backbone, load_tokenizer
-    from lmsys.config import Config
-    from lmsys.model import build_classifier
-
-    config = config or Config.load(model_dir)
-    preset_dir = os.path.join(best_generation(model_dir), "preset")
-    tokenizer = load_tokenizer(preset_dir)
-    backbone = load_backbone(preset_dir, config)
-    model = build_classifier(config, backbone)
-    load_head(model, os.path.dirname(preset_dir))
-    return config, model, tokenizer
-
-
-# --- resume state -------------------------------------------------------------------------------
-
-def save_resume_state(model_dir, model, tokenizer, state: dict) -> None:
-    """Full weights with optimizer state for `--resume`; state.json (written last) names the file."""
-    ckpt = os.path.join(model_dir, CHECKPOINT_DIR)
-    os.makedirs(ckpt, exist_ok=True)
-    tok_dir = os.path.join(ckpt, "tokenizer")
-    if not os.path.exists(os.path.join(tok_dir, "tokenizer.json")):
-        tmp = tok_dir + ".tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tokenizer.save_to_preset(tmp)
-        os.replace(tmp, tok_dir)
-    name = f"epoch-{state['epoch']}.weights.h5"
-    with atomic_path(os.path.join(ckpt, name), suffix=".weights.h5") as tmp:
-        model.save_weights(tmp)
-    write_json(os.path.join(ckpt, STATE_FILE), {**state, "weights": name})
-    for old in os.listdir(ckpt):
-        if old.startswith("epoch-") and old != name:
-            os.remove(os.path.join(ckpt, old))
-
-
-def load_resume_state(model_dir) -> dict | None:
-    path = os.path.join(model_dir, CHECKPOINT_DIR, STATE_FILE)
-    return _read_json(path) if os.path.exists(path) else None
-
-
-def load_resume_tokenizer(model_dir):
-    """The tokenizer the interrupted run used (a `tiny` vocabulary is trained, so it must be this one)."""
-    import keras_hub
-
-    vocab = os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer", "assets", "tokenizer", "vocabulary.spm")
-    return keras_hub.models.DebertaV3Tokenizer(proto=vocab)
-
-
-def resume_weights_path(model_dir, state: dict) -> str:
-    return os.path.join(model_dir, CHECKPOINT_DIR, state["weights"])

@@ -18,7 +18,7 @@ probabilities. With `attention_dropout=True` (the default) a training call with 
 an explicit softmax + dropout path (keras-hub's behaviour, still without the (B,H,L,L) gathers);
 with `attention_dropout=False` training skips dropout on the attention probabilities only (all
 other dropouts stay) and keeps the fused call. Inference never drops out, so it always takes the
-fused call; so do dropout == 0 models. float16 on CPU (never chosen by lmsys.precision) also takes
+fused call; so do dropout == 0 models. float16 on CPU (never chosen by lmsys.devices.precision) also takes
 the explicit path: JAX's fused call requests float16 dots with float32 accumulation, which CPU XLA
 rejects. `implementation` picks jax's kernel: None (jax 0.10 resolves it to XLA) or "cudnn" (cuDNN
 flash attention on GPU, float16/bfloat16 only).
@@ -59,7 +59,7 @@ def relative_shift(x):
 
 
 def _fast_class():
-    """Built lazily so importing lmsys.attention needs neither keras-hub nor JAX."""
+    """Built lazily so importing lmsys.siamese.attention needs neither keras-hub nor JAX."""
     global _FAST_CLASS
     if _FAST_CLASS is not None:
         return _FAST_CLASS
@@ -181,7 +181,7 @@ def kernel_for_device(kernel, platform: str, device_kind: str, policy: str):
     H100 with cuDNN flash attention must still predict on Kaggle's T4 (no cuDNN flash attention before
     Ampere) or on a CPU, so elsewhere the XLA kernel (same outputs) is used, with a warning.
     """
-    from lmsys.precision import policy_for_device
+    from lmsys.devices.precision import policy_for_device
 
     if not kernel or kernel == "xla":
         return None

@@ -21,7 +21,8 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-TEXT_COLUMNS = ("prompt", "response_a", "response_b")
+from lmsys.data import TEXT_COLUMNS
+
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 HEADER_RE = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
@@ -229,19 +230,3 @@ def with_tfidf(base: np.ndarray, df: pd.DataFrame, tfidf: TfidfState) -> np.ndar
 def build_features(df: pd.DataFrame, tfidf: TfidfState) -> np.ndarray:
     """The (n_rows, n_features) float32 matrix, columns as in :func:`feature_names`."""
     return with_tfidf(base_features(df), df, tfidf)
-
-
-SWAPPED_NAMES = {"winner_model_a": "winner_model_b", "winner_model_b": "winner_model_a", "winner_tie": "winner_tie"}
-
-
-def swap_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """The same rows with response A and B (and model_a/model_b, A/B labels) exchanged."""
-    out = df.copy()
-    out["response_a"], out["response_b"] = df["response_b"], df["response_a"]
-    if "model_a" in df.columns and "model_b" in df.columns:
-        out["model_a"], out["model_b"] = df["model_b"], df["model_a"]
-    if "class_label" in df.columns:
-        out["class_label"] = df["class_label"].map({0: 1, 1: 0, 2: 2}).astype(df["class_label"].dtype)
-    if "class_name" in df.columns:
-        out["class_name"] = df["class_name"].map(SWAPPED_NAMES)
-    return out

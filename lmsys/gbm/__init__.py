@@ -1,0 +1,31 @@
+"""The features model: LightGBM on text statistics (features.py), trained and predicted swap-symmetric
+(model.py). Fast and strong on small data; needs no accelerator."""
+
+from __future__ import annotations
+
+USES_PRESET = False
+
+
+def default_config(preset: str | None = None, **overrides):
+    """Parameters live in config.extra (lmsys.gbm.model.DEFAULT_PARAMS); `preset` means nothing here."""
+    from lmsys.config import Config
+
+    return Config(model_type="features", **{k: v for k, v in overrides.items() if v is not None})
+
+
+def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto") -> dict:
+    from lmsys.gbm.model import train_features_model
+
+    if resume:
+        print("--resume: the features model trains in one go; training from scratch")
+    return train_features_model(config, train_csv, out_dir)
+
+
+def predict_proba(model_dir, df, tta=None, verbose=1):
+    from lmsys.gbm.model import predict_proba as predict
+
+    return predict(model_dir, df, tta=tta)
+
+
+def model_dir_name(config) -> str:
+    return "features"
