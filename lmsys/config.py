@@ -119,6 +119,14 @@ class Config:
     tta: bool = True
     # free-form, for model types that need more (e.g. the features model)
     extra: dict = field(default_factory=dict)
+    # llm family (lmsys/llm; its defaults, the tiny ones included, are in lmsys/llm/presets.py)
+    lora_rank: int = 16  # 0: no LoRA (a merged export)
+    lora_targets: list = field(default_factory=list)  # layer names; empty: every attention and MLP projection
+    prompt_tokens: int = 256  # the prompts' share of the token budget, taken first
+    predict_sequence_length: int = 2048  # token budget per row at prediction (sequence_length is training's)
+    gradient_accumulation: int = 1  # optimizer steps accumulate this many batches
+    tiny_llm: dict = field(default_factory=dict)  # the tiny Gemma-2-shaped backbone (lmsys.llm.presets.TINY_LLM)
+    quantize: str = ""  # "", "int8" or "int4": a quantized export (lmsys.llm.export)
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)

@@ -16,6 +16,7 @@ import importlib
 FAMILIES = {
     "siamese": "lmsys.siamese",  # one shared encoder (DeBERTa-v3 by default) over both options
     "features": "lmsys.gbm",  # LightGBM on text statistics
+    "llm": "lmsys.llm",  # a decoder LLM with LoRA over one judge sequence per row
 }
 DEFAULT_TYPE = "siamese"
 

@@ -1,0 +1,39 @@
+"""The LLM family: a decoder LLM (Gemma-2 first; any keras-hub decoder backbone with enable_lora) reads
+one judge sequence per row (prompt and both responses, every turn) and a Dense(3) head on the last
+real token's hidden state gives P(A), P(B), P(tie). LoRA + head train, the base stays frozen.
+
+presets (defaults, tiny), vocab (tiny SentencePiece with Gemma's ids), backbone (resolving --preset),
+template (the judge prompt and its token budget), batches (buckets, row + swap), model (head + LoRA),
+checkpoint (LoRA + head, resume), train, predict, export (merged / int8 / int4).
+"""
+
+from __future__ import annotations
+
+import os
+
+USES_PRESET = True
+
+
+def default_config(preset: str = "tiny", **overrides):
+    from lmsys.llm.train import default_config as build
+
+    return build(preset, **overrides)
+
+
+def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto") -> dict:
+    from lmsys.llm.train import train_model as train
+
+    return train(config, train_csv, out_dir, resume=resume, verbose=verbose)
+
+
+def predict_proba(model_dir, df, tta=None, verbose=1):
+    from lmsys.llm.predict import predict_proba as predict
+
+    return predict(model_dir, df, tta=tta, verbose=verbose)
+
+
+def model_dir_name(config) -> str:
+    """llm-<preset name>; a Kaggle Model directory ends in its version (.../gemma2_9b_en/2), so the name is the
+    last part of the path that is not a number."""
+    parts = [p for p in os.path.normpath(config.preset).split(os.sep) if p and not p.isdigit()]
+    return f"llm-{parts[-1] if parts else 'preset'}"
