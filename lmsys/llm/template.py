@@ -25,8 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-HEADER = ("You are judging a Chatbot Arena battle. A user talked to two assistants, A and B, in the same "
-          "conversation. Read every turn, then say which assistant the user preferred: A, B, or tie.\n")
+HEADER = "Chatbot Arena battle: one user, two assistants (A and B), the same prompts. Judge the responses.\n"
 TURN_LABEL = "\n## Turn {k}\n### Prompt:\n"
 A_LABEL = "\n### Response A:\n"
 B_LABEL = "\n### Response B:\n"
