@@ -3,6 +3,7 @@
     invoke train [--data CSV] [--preset NAME|DIR|tiny] [--out DIR] ...   train (the default: tiny on the built-in sample)
     invoke predict [--model DIR] [--data TEST.csv] [--out submission/submission.csv]
     invoke validate --submission F --data TEST.csv
+    invoke export --model DIR --out DIR2 [--quantize none|int8|int4]   an LLM with LoRA merged (and quantized)
     invoke sample [--out DIR]                                            write the built-in synthetic sample
     invoke test                                                          the unit tests
 """
@@ -16,7 +17,7 @@ from lmsys.paths import MODELS_DIR, SAMPLE_DIR
 @task(iterable=["set"],
       help={"data": "training csv (default: data/train.csv, else the built-in sample)",
             "preset": "keras-hub preset name, local preset directory, or 'tiny'",
-            "model": "model family: 'siamese' (DeBERTa-v3) or 'features' (LightGBM on text features)",
+            "model": "model family: 'siamese' (DeBERTa-v3), 'features' (LightGBM on text features) or 'llm' (decoder LLM + LoRA)",
             "out": "model directory to write", "resume": "continue a killed run from its last epoch",
             "set": "any configuration field as KEY=VALUE (repeat the flag), e.g. --set max_chars=4000"})
 def train(c, data=None, preset="tiny", model="siamese", out=None, epochs=None, batch_size=None,
@@ -39,6 +40,15 @@ def predict(c, model=None, data=None, out="submission/submission.csv", tta=None)
     from lmsys.predict import run_from_cli
 
     run_from_cli(model_dir=model, test_csv=data, out=out, tta=tta)
+
+
+@task(help={"model": "an llm model directory (LoRA + head)", "out": "the standalone model directory to write",
+            "quantize": "none | int8 | int4 (Keras quantize() on the base; the head stays float32)"})
+def export(c, model, out, quantize="none"):
+    """Merge an LLM model's LoRA into its base (optionally quantized) as a model directory `invoke predict` reads."""
+    from lmsys.llm.export import export_model
+
+    export_model(model, out, quantize=quantize)
 
 
 @task(help={"submission": "submission csv to check", "data": "the test csv it answers"})

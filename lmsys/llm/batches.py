@@ -107,6 +107,7 @@ def predict_sequences(model, seqs, swapped=None, *, buckets, max_length: int, ro
 
 
 def tta_average(probs, probs_swapped) -> np.ndarray:
-    """Average with the swapped prediction, its A/B columns exchanged back; rows sum to 1."""
+    """Average with the swapped prediction, its A/B columns exchanged back; rows sum to 1. Pass both raw
+    (unnormalized the same way) so that predicting the swapped rows gives exactly the mirrored result."""
     out = 0.5 * (probs + probs_swapped[:, SWAP_AB])
     return out / out.sum(axis=1, keepdims=True)

@@ -48,8 +48,9 @@ def predict_loaded(model, tokenizer, config, df, tta: bool, verbose=0) -> np.nda
         seqs, swapped = build_sequences(template, df, length, config.prompt_tokens, progress=bool(verbose)), None
     probs, probs_swapped = predict_sequences(model, seqs, swapped, buckets=config.buckets, max_length=length,
                                              rows=config.batch_size, verbose=verbose)
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    return tta_average(probs, probs_swapped) if tta else probs
+    if tta:
+        return tta_average(probs, probs_swapped)  # both raw: the average is then exactly symmetric
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarray:

@@ -67,8 +67,8 @@ def _epoch_callback(out_dir, model, config, val, state, started):
         def on_epoch_end(self, epoch, logs=None):
             plain, swapped = predict_sequences(model, seqs_va, swapped_va, buckets=config.buckets,
                                                max_length=config.sequence_length, rows=config.batch_size)
-            plain = plain / plain.sum(axis=1, keepdims=True)
             tta = tta_average(plain, swapped)
+            plain = plain / plain.sum(axis=1, keepdims=True)
             chosen = tta if config.tta else plain
             row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
                    "val_log_loss": log_loss(labels, chosen), "val_log_loss_no_tta": log_loss(labels, plain),
@@ -188,8 +188,8 @@ def train_model(config: Config, train_csv, out_dir, resume: bool = False, verbos
     seqs_pv, swap_pv = row_and_swap_sequences(template, val_df, config.predict_sequence_length, config.prompt_tokens)
     plain, swapped = predict_sequences(model, seqs_pv, swap_pv, buckets=config.buckets,
                                        max_length=config.predict_sequence_length, rows=config.batch_size)
-    plain = plain / plain.sum(axis=1, keepdims=True)
     tta = tta_average(plain, swapped)
+    plain = plain / plain.sum(axis=1, keepdims=True)
     probs = tta if config.tta else plain
     write_val_predictions(out_dir, val_df["id"].to_numpy(), probs, labels)
     train_tokens = sum(len(s) for s in seqs_tr) * 2
