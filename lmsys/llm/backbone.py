@@ -116,7 +116,12 @@ def save_base(directory, backbone, tokenizer) -> None:
 def count_params_abstract(backbone_cls, **kwargs) -> int:
     """Parameter count of a backbone built without allocating its weights (Gemma-2-9B would need 37 GB)."""
     import keras
+    from keras.src.backend.common import global_state
 
-    with keras.StatelessScope(initialize_variables=False):
-        backbone = backbone_cls(**kwargs)
-        return int(backbone.count_params())
+    registered = list(global_state.get_global_attribute("uninitialized_variables", []) or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            return int(backbone_cls(**kwargs).count_params())
+    finally:
+        # Keras would otherwise allocate these variables the next time any stateless scope closes (fit does).
+        global_state.set_global_attribute("uninitialized_variables", registered)
