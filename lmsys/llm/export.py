@@ -29,13 +29,22 @@ def quantized_policy(mode: str, policy: str) -> str:
     return policy
 
 
+def quantize_quietly(backbone, mode: str) -> None:
+    """Keras warns once per layer type without weights to quantize (norms, rotary embedding): not news."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have a `quantize` method")
+        backbone.quantize(mode)
+
+
 def load_quantized_backbone(source: str, mode: str, dtype: str):
     import keras_hub
 
     from lmsys.llm.backbone import check_decoder
 
     backbone = keras_hub.models.Backbone.from_preset(source, load_weights=False, dtype=dtype)
-    backbone.quantize(mode)
+    quantize_quietly(backbone, mode)
     sharded = os.path.join(source, "model.weights.json")
     backbone.load_weights(sharded if os.path.exists(sharded) else os.path.join(source, "model.weights.h5"))
     check_decoder(backbone, source)
@@ -79,7 +88,7 @@ def export_model(model_dir, out_dir, quantize: str = "none") -> str:
         import keras_hub
 
         merged = keras_hub.models.Backbone.from_preset(base)
-        merged.quantize(mode)
+        quantize_quietly(merged, mode)
         save_base(base, merged, tokenizer)
     out_config = config.replace(lora_rank=0, lora_targets=[], quantize="" if mode == "none" else mode)
     save_generation(tmp, 0, lambda gen: save_adapter(gen, model, 0, []), {"exported_from": os.path.abspath(model_dir)})
