@@ -3,7 +3,7 @@
 import os
 
 SMALL = dict(sequence_length=128, predict_sequence_length=128, prompt_tokens=24, buckets=[128], batch_size=16,
-             epochs=1, lora_rank=4, learning_rate=5e-3, val_fraction=0.25)
+             epochs=1, lora_rank=4, learning_rate=5e-3, val_fraction=0.25, gradient_accumulation=1, precision="float32")
 
 
 def small_sample(directory, rows: int = 96) -> str:
@@ -14,7 +14,7 @@ def small_sample(directory, rows: int = 96) -> str:
     return train
 
 
-def small_config(**overrides):
+def small_config(preset: str = "tiny", **overrides):
     from lmsys.llm import default_config
 
-    return default_config("tiny", **{**SMALL, **overrides})
+    return default_config(preset, **{**SMALL, **overrides})

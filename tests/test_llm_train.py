@@ -32,8 +32,10 @@ def _llama_preset(directory, texts):
     import keras_hub
     import sentencepiece as spm
 
+    from lmsys.llm.template import template_texts
+
     proto = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=proto, vocab_size=600,
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(list(texts) + template_texts() * 100), model_writer=proto, vocab_size=600,
                                    model_type="unigram", unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
                                    hard_vocab_limit=False, minloglevel=2)
     tokenizer = keras_hub.models.LlamaTokenizer(proto=proto.getvalue())
@@ -45,16 +47,18 @@ def _llama_preset(directory, texts):
     tokenizer.save_to_preset(directory)
 
 
+@pytest.mark.slow  # about 2 minutes on the shared CPU
 def test_llama_from_a_local_preset_directory_trains_and_predicts(tmp_path):
     from lmsys.data import load_competition_csv
     from lmsys.llm import predict_proba, train_model
     from lmsys.llm.predict import load_classifier
 
-    csv = small_sample(tmp_path / "data", rows=64)
+    csv = small_sample(tmp_path / "data", rows=40)
     df = load_competition_csv(csv)
     texts = [t for c in ("prompt", "response_a", "response_b") for turns in df[c] for t in turns if t]
     _llama_preset(str(tmp_path / "llama"), texts)
-    config = small_config(preset=str(tmp_path / "llama"), lora_targets=[])
+    config = small_config(preset=str(tmp_path / "llama"), lora_targets=[], sequence_length=192,
+                          predict_sequence_length=192, buckets=[192])
     metrics = train_model(config, csv, tmp_path / "model", verbose=0)
     assert metrics["lora_targets"] == ["attention_output", "feedforward_gate_dense", "feedforward_intermediate_dense",
                                        "feedforward_output_dense", "key", "query", "value"]
