@@ -140,6 +140,14 @@ def push_kernel(c, kernel="infer", accelerator=None, owner=None, preset_source=N
         run(kernel, owner=owner, accelerator=accelerator, preset_source=preset_source)
 
 
+@task
+def kernels(c):
+    """Rewrite kernels/*/ from lmsys/kaggle/kernel_bootstrap.py (the kernels' one source; tests check they match)."""
+    from lmsys.kaggle.metadata import write_checkout_kernels
+
+    print("\n".join(write_checkout_kernels()))
+
+
 @task(help={"message": "submission description", "accelerator": "gpu (T4 x2), p100 or none",
             "owner": "Kaggle user (default: from the credentials)",
             "kernel_timeout": "hours to wait for the kernel run", "poll": "seconds between status checks"})

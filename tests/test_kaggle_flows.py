@@ -5,9 +5,13 @@ import os
 
 from fake_kaggle import FAKE_KEY, FAKE_USER, fake_kaggle  # noqa: F401 (fixture)
 from lmsys.kaggle import workflows
+from conftest import REAL_TEST_PATH
 
 TRAIN_HEADER = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
-TEST_CSV = "../shared/data/test.csv"
+TEST_CSV = REAL_TEST_PATH
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def competition_files():
@@ -33,7 +37,7 @@ def make_model_dir(root):
     return model
 
 
-def test_download_unzips_and_checks_competition_files(fake_kaggle, tmp_path):
+def test_download_unzips_and_checks_competition_files(real_data, fake_kaggle, tmp_path):
     files = competition_files()
     fake_kaggle.set_competition_files(files)
     paths = workflows.download(tmp_path / "data")
@@ -120,8 +124,8 @@ def test_push_infer_kernel_is_offline_with_code_model_and_competition_sources(fa
     assert sent["enableGpu"] is True and sent["enableTpu"] is False and sent["machineShape"] == "NvidiaTeslaT4"
     assert sent["datasetDataSources"] == [f"{FAKE_USER}/lmsys-arena-code", f"{FAKE_USER}/lmsys-arena-model"]
     assert sent["competitionDataSources"] == ["lmsys-chatbot-arena"]
-    with open(os.path.join(workflows.KERNELS_DIR, "infer", "infer.py"), encoding="utf-8") as fh:
-        assert sent["text"] == fh.read()
+    with open(os.path.join(REPO, "kernels", "infer", "infer.py"), encoding="utf-8") as fh:
+        assert sent["text"] == fh.read()  # the file tests/test_kernels.py runs end to end
     assert sent["language"] == "python" and sent["kernelType"] == "script"
 
 

@@ -1,6 +1,7 @@
 """Metadata is checked before anything is uploaded; kernels find their inputs by content."""
 
 import json
+import os
 import zipfile
 
 import pytest
@@ -69,3 +70,32 @@ def test_kernel_inputs_are_found_by_content_and_zipped_folders_extracted(tmp_pat
         find_model_dir(comp, tmp_path / "work2")
     with pytest.raises(KernelInputError, match="no keras-hub preset"):
         find_preset_dir(inp / "competitions")
+
+
+def test_checkout_kernels_are_the_rendered_bootstrap():
+    """kernels/<kind>/<kind>.py are generated (`invoke kernels`); an edit there instead of the bootstrap fails here."""
+    from lmsys.kaggle.metadata import CHECKOUT_KERNELS_DIR, KERNEL_KINDS, render_kernel
+
+    for kind in KERNEL_KINDS:
+        with open(os.path.join(CHECKOUT_KERNELS_DIR, kind, f"{kind}.py"), encoding="utf-8") as fh:
+            assert fh.read() == render_kernel(kind)
+        assert f'KIND = "{kind}"' in render_kernel(kind) and "__KIND__" not in render_kernel(kind)
+
+
+def test_kernel_code_and_metadata_come_from_an_installed_package_without_a_checkout(tmp_path):
+    """push-kernel needs no kernels/ folder beside the package: a copy of lmsys alone renders both kernels."""
+    import shutil
+    import subprocess
+    import sys
+
+    import lmsys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(os.path.dirname(lmsys.__file__), site / "lmsys", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import lmsys, sys; from lmsys.kaggle.metadata import kernel_metadata, render_kernel; "
+            "assert lmsys.__file__.startswith(sys.argv[1]), lmsys.__file__; "
+            "print(kernel_metadata('infer', 'someone')['id'], len(render_kernel('train')) > 1000)")
+    proc = subprocess.run([sys.executable, "-c", code, str(site)], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["someone/lmsys-arena-infer", "True"]

@@ -13,10 +13,11 @@ import lmsys
 from lmsys.config import Config
 from lmsys.kaggle.kernel_main import main_train, run_train
 from lmsys.evaluate.submission import validate_file
+from conftest import REAL_TEST_PATH, REAL_TRAIN_PATH
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_SAMPLE = "../shared/data/train_sample.csv"
-TEST_CSV = "../shared/data/test.csv"
+TRAIN_SAMPLE = REAL_TRAIN_PATH
+TEST_CSV = REAL_TEST_PATH
 
 
 def kaggle_input(root, model_dir):
@@ -83,7 +84,7 @@ def run_kernel(kind, *args, cwd):
 
 @pytest.mark.skipif(not (_has("lmsys.train", "train_model") and _has("lmsys.predict", "predict_file")),
                     reason="lmsys.train.train_model / lmsys.predict.predict_file not there yet")
-def test_training_then_inference_kernel_write_a_valid_submission_offline(tmp_path):
+def test_training_then_inference_kernel_write_a_valid_submission_offline(real_data, tmp_path):
     """Training kernel (tiny, 160 real rows) -> model dir; inference kernel (a subprocess) on it, laid out as
     uploaded -> a valid submission."""
     train_in = tmp_path / "train-input" / "lmsys-chatbot-arena"
@@ -128,7 +129,7 @@ def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
     assert proc.stdout.splitlines()[-1] == f"2.0 {tmp_path / 'lmsys-wheels' / 'lmsys_probe.py'}"
 
 
-def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(monkeypatch, tmp_path):
+def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(real_data, monkeypatch, tmp_path):
     import lmsys.train
     from lmsys.devices.precision import policy_for_device
 

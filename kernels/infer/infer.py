@@ -1,15 +1,18 @@
-"""Kaggle inference kernel (internet off; installs only wheels attached to the code): writes <output>/submission.csv.
+"""Kaggle infer kernel. Generated from lmsys/kaggle/kernel_bootstrap.py by `invoke push-kernel` (and
+`invoke kernels`, which rewrites kernels/*/): edit that file, not this one.
 
-Thin on purpose: it only finds the `lmsys` code (the attached code dataset, else this checkout),
-then lmsys.kaggle.kernel_main does the work. Locally:
-    python kernels/infer/infer.py --input DIR --output DIR [--model DIR] [--test CSV]
-(or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR).
+Kaggle runs one file per kernel, so this bootstrap travels whole: it finds the `lmsys` code (the attached
+code dataset, else this checkout), installs the wheels attached beside it, and hands over to
+lmsys.kaggle.kernel_main (main_infer writes <output>/submission.csv; main_train leaves <output>/model).
+Locally: python kernels/infer/infer.py --input DIR --output DIR [--help]  (or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR).
 """
 
 import os
 import sys
 import tempfile
 import zipfile
+
+KIND = "infer"
 
 
 def add_lmsys_to_path(input_dir):
@@ -51,6 +54,6 @@ if __name__ == "__main__":
     import lmsys
 
     print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)
-    from lmsys.kaggle.kernel_main import main_infer
+    from lmsys.kaggle import kernel_main
 
-    main_infer(argv)
+    getattr(kernel_main, f"main_{KIND}")(argv)

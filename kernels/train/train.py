@@ -1,15 +1,18 @@
-"""Kaggle training kernel: trains on the competition data with the attached preset, leaves <output>/model.
+"""Kaggle train kernel. Generated from lmsys/kaggle/kernel_bootstrap.py by `invoke push-kernel` (and
+`invoke kernels`, which rewrites kernels/*/): edit that file, not this one.
 
-Thin on purpose: it only finds the `lmsys` code (the attached code dataset, else this checkout),
-then lmsys.kaggle.kernel_main does the work. Locally:
-    python kernels/train/train.py --input DIR --output DIR [--preset DIR|tiny] [--set epochs=1]
-(or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR). On TPU it trains in bfloat16 over all cores.
+Kaggle runs one file per kernel, so this bootstrap travels whole: it finds the `lmsys` code (the attached
+code dataset, else this checkout), installs the wheels attached beside it, and hands over to
+lmsys.kaggle.kernel_main (main_infer writes <output>/submission.csv; main_train leaves <output>/model).
+Locally: python kernels/train/train.py --input DIR --output DIR [--help]  (or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR).
 """
 
 import os
 import sys
 import tempfile
 import zipfile
+
+KIND = "train"
 
 
 def add_lmsys_to_path(input_dir):
@@ -51,6 +54,6 @@ if __name__ == "__main__":
     import lmsys
 
     print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)
-    from lmsys.kaggle.kernel_main import main_train
+    from lmsys.kaggle import kernel_main
 
-    main_train(argv)
+    getattr(kernel_main, f"main_{KIND}")(argv)

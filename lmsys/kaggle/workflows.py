@@ -18,14 +18,14 @@ import zipfile
 
 import pandas as pd
 
-from lmsys.atomic import write_json
+from lmsys.atomic import write_json, write_text
 from lmsys.data import TEST_COLUMNS, TRAIN_COLUMNS
 from lmsys.kaggle import COMPETITION, KaggleError, safe_extract
 from lmsys.kaggle.cli import KaggleCommandError, run_kaggle
 from lmsys.kaggle.credentials import find_credentials
 from lmsys.evaluate.submission import SUBMISSION_COLUMNS
-from lmsys.kaggle.metadata import (DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG, KERNEL_METADATA_FILE, KERNELS_DIR,
-                                   check_slug, kernel_metadata, write_dataset_metadata)
+from lmsys.kaggle.metadata import (DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG, KERNEL_METADATA_FILE,
+                                   check_slug, kernel_metadata, render_kernel, write_dataset_metadata)
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPETITION_FILES = {"train.csv": TRAIN_COLUMNS, "test.csv": TEST_COLUMNS, "sample_submission.csv": SUBMISSION_COLUMNS}
@@ -155,14 +155,15 @@ def push_model(model_dir, owner: str | None = None, slug: str = DEFAULT_MODEL_SL
 # ---------------------------------------------------------------- kernels
 def push_kernel(kind: str, owner: str | None = None, accelerator: str | None = None, kernel_slug: str | None = None,
                 code_slug: str = DEFAULT_CODE_SLUG, model_slug: str = DEFAULT_MODEL_SLUG,
-                preset_source: str | None = None, kernels_dir: str = KERNELS_DIR) -> tuple[str, int | None]:
-    """Push kernels/<kind> with generated metadata; return (owner/slug, version number)."""
+                preset_source: str | None = None) -> tuple[str, int | None]:
+    """Push the <kind> kernel (its code rendered from lmsys/kaggle/kernel_bootstrap.py) with generated
+    metadata; return (owner/slug, version number)."""
     owner = owner_or_default(owner)
     meta = kernel_metadata(kind, owner, code_slug=code_slug, model_slug=model_slug, kernel_slug=kernel_slug,
-                           accelerator=accelerator, preset_source=preset_source, kernels_dir=kernels_dir)
+                           accelerator=accelerator, preset_source=preset_source)
     code_file = meta["code_file"]
     with _staging(f"kernel-{kind}") as stage:
-        shutil.copy2(os.path.join(kernels_dir, kind, code_file), os.path.join(stage, code_file))
+        write_text(os.path.join(stage, code_file), render_kernel(kind))
         write_json(os.path.join(stage, KERNEL_METADATA_FILE), meta)
         output = run_kaggle(["kernels", "push", "-p", stage], echo=True)
     match = re.search(r"Kernel version (\d+) successfully pushed", output)
@@ -235,10 +236,10 @@ def wait_for_score(message: str, timeout_s: float, poll_s: float = 60, competiti
 def submit(owner: str | None = None, message: str | None = None, kernel_slug: str | None = None,
            accelerator: str | None = None, code_slug: str = DEFAULT_CODE_SLUG, model_slug: str = DEFAULT_MODEL_SLUG,
            kernel_timeout_s: float = 9.5 * 3600, score_timeout_s: float = 12 * 3600, poll_s: float = 60,
-           kernels_dir: str = KERNELS_DIR) -> dict:
+           ) -> dict:
     """Push the inference kernel, wait for it, submit that version, wait for the score and print it."""
     owner = owner_or_default(owner)
-    ref, version = push_kernel("infer", owner, accelerator, kernel_slug, code_slug, model_slug, kernels_dir=kernels_dir)
+    ref, version = push_kernel("infer", owner, accelerator, kernel_slug, code_slug, model_slug)
     if version is None:
         raise KaggleError(f"`kaggle kernels push` did not report a version number for {ref}; cannot submit it")
     wait_for_kernel(ref, kernel_timeout_s, poll_s)
