@@ -320,3 +320,59 @@ def test_a_corrupt_preset_config_is_named_before_training(tmp_path):
     with pytest.raises(ValueError, match=r"preset[/\\]config.json: unreadable.*re-download the preset"):
         _train_cli(data=REAL_TRAIN, out=str(model), preset=str(preset))
     _assert_untouched(model)
+
+
+# --- written files: the umask's mode, no temporaries left behind (item 10) ---
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_umasks_mode(tmp_path, umask, mode):
+    import numpy as np
+
+    from lmsys.atomic import write_json
+    from lmsys.evaluate.submission import make_submission, write_submission
+
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        ids = np.array([1, 2])
+        write_submission(make_submission(ids, np.full((2, 3), 1 / 3)), tmp_path / "submission.csv", ids)
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "a.json").st_mode & 0o777 == mode
+    assert os.stat(tmp_path / "submission.csv").st_mode & 0o777 == mode
+
+
+def test_a_temporary_left_by_a_killed_write_is_removed_by_the_next_write(tmp_path):
+    import time
+
+    from lmsys.atomic import write_text
+
+    target = tmp_path / "submission.csv"
+    stale = tmp_path / ".submission.csv.tmp.1a2b3c4d.csv"
+    legacy = tmp_path / ".submission.csv.k3j_9x0q.csv"  # mkstemp's name, from before
+    fresh = tmp_path / ".submission.csv.tmp.99999999.csv"  # may belong to a writer still running
+    other = tmp_path / ".other.csv.tmp.1a2b3c4d.csv"
+    for p in (stale, legacy, fresh, other):
+        p.write_bytes(b"")
+    old = time.time() - 120
+    for p in (stale, legacy, other):
+        os.utime(p, (old, old))
+    write_text(target, "id\n")
+    assert target.read_text() == "id\n"
+    assert not stale.exists() and not legacy.exists()
+    assert fresh.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, fresh.name, other.name])
+
+
+def test_a_killed_writer_leaves_a_recognisable_hidden_temporary(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os, signal\nfrom lmsys.atomic import atomic_path\n"
+            f"with atomic_path({str(tmp_path / 'submission.csv')!r}) as tmp:\n"
+            "    open(tmp, 'w').write('partial')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == -signal.SIGKILL
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".submission.csv.tmp.") and not (tmp_path / "submission.csv").exists()
