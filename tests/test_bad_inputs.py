@@ -376,3 +376,59 @@ def test_a_killed_writer_leaves_a_recognisable_hidden_temporary(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(".submission.csv.tmp.") and not (tmp_path / "submission.csv").exists()
+
+
+# --- zips from elsewhere (item 11) ---
+
+def _zip(path, members):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_zip_bomb_is_refused_naming_the_zip(tmp_path):
+    from lmsys.kaggle import KaggleError, safe_extract
+
+    bomb = _zip(tmp_path / "bomb.zip", {"a.csv": b"\0" * (300 * 2 ** 20)})
+    assert os.path.getsize(bomb) < 2 ** 20
+    with pytest.raises(KaggleError, match="bomb.zip: would unpack to 314,572,800 bytes"):
+        safe_extract(bomb, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_zip_over_the_size_or_entry_limit_is_refused(tmp_path):
+    from lmsys.kaggle import KaggleError, safe_extract
+
+    archive = _zip(tmp_path / "m.zip", {f"f{i}.txt": b"x" * 100 for i in range(20)})
+    with pytest.raises(KaggleError, match="m.zip: 20 entries, more than the 10 allowed"):
+        safe_extract(archive, tmp_path / "out", max_entries=10)
+    with pytest.raises(KaggleError, match="m.zip: would unpack to 2,000 bytes"):
+        safe_extract(archive, tmp_path / "out", max_bytes=1000)
+    safe_extract(archive, tmp_path / "out")
+    assert len(os.listdir(tmp_path / "out")) == 20
+
+
+def test_a_dot_slash_entry_is_allowed_and_slips_are_still_refused(tmp_path):
+    from lmsys.kaggle import KaggleError, safe_extract
+
+    archive = _zip(tmp_path / "ok.zip", {"./": b"", "./config.json": b"{}", "sub/a.txt": b"a"})
+    safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "config.json").read_text() == "{}" and (tmp_path / "out" / "sub" / "a.txt").exists()
+    for evil in ("../evil.txt", "/tmp/evil.txt", "./../evil.txt"):
+        with pytest.raises(KaggleError, match="would be written outside"):
+            safe_extract(_zip(tmp_path / "bad.zip", {evil: b"x"}), tmp_path / "out2")
+
+
+def test_a_corrupt_zip_in_the_kernel_model_dir_is_named(tmp_path):
+    from lmsys.kaggle.kernel_inputs import KernelInputError, find_model_dir
+
+    model = tmp_path / "input" / "my-model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text('{"model_type": "siamese"}')
+    good = _zip(tmp_path / "g.zip", {"config.json": b"{}" * 1000})
+    (model / "best-e1-abc.zip").write_bytes(good.read_bytes()[: os.path.getsize(good) // 2])  # truncated upload
+    with pytest.raises(KernelInputError, match=r"best-e1-abc.zip: not a valid zip file, corrupt or truncated"):
+        find_model_dir(tmp_path / "input", tmp_path / "work")
