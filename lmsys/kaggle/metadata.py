@@ -90,7 +90,7 @@ def load_kernel_template(kind: str, kernels_dir: str = KERNELS_DIR) -> dict:
 
 def kernel_metadata(kind: str, owner: str, *, code_slug: str = DEFAULT_CODE_SLUG, model_slug: str = DEFAULT_MODEL_SLUG,
                     kernel_slug: str | None = None, accelerator: str | None = None, preset_source: str | None = None,
-                    kernels_dir: str = KERNELS_DIR) -> dict:
+                    kernels_dir: str = KERNELS_DIR, competition: str = COMPETITION) -> dict:
     """The template for `kind` with owner, slugs, sources and accelerator filled in, checked."""
     meta = load_kernel_template(kind, kernels_dir)
     check_owner(owner)
@@ -102,7 +102,7 @@ def kernel_metadata(kind: str, owner: str, *, code_slug: str = DEFAULT_CODE_SLUG
         sources.append(f"{owner}/{check_slug(model_slug, 'model dataset slug')}")
         meta["enable_internet"] = False  # code competitions run offline; the client's default is true
     meta["dataset_sources"] = sources
-    meta["competition_sources"] = [COMPETITION]
+    meta["competition_sources"] = [check_slug(competition, "competition slug")]
     if preset_source is not None:
         if preset_source.count("/") != 4:
             raise MetadataError(f"preset source {preset_source!r}: expected owner/model/framework/variation/version")
