@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 USES_PRESET = False
+NEEDS_ACCELERATOR = False  # LightGBM on text statistics: minutes on CPU
 
 
 def default_config(preset: str | None = None, **overrides):
@@ -21,10 +22,10 @@ def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto"
     return train_features_model(config, train_csv, out_dir)
 
 
-def predict_proba(model_dir, df, tta=None, verbose=1):
+def predict_proba(model_dir, df, tta=None, verbose=1, report=None):
     from lmsys.gbm.model import predict_proba as predict
 
-    return predict(model_dir, df, tta=tta)
+    return predict(model_dir, df, tta=tta, report=report)
 
 
 def model_dir_name(config) -> str:
