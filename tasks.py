@@ -9,6 +9,7 @@
 
 from invoke import task
 
+from lmsys.kaggle import COMPETITION
 from lmsys.kaggle.metadata import DEFAULT_CODE_SLUG, DEFAULT_MODEL_SLUG
 from lmsys.paths import MODELS_DIR, SAMPLE_DIR
 
@@ -92,20 +93,26 @@ def report(c, data=None, model=None, root=MODELS_DIR, out="reports"):
 
 # --- Kaggle (lmsys.kaggle) ---
 
-@task(help={"out": "directory for train.csv, test.csv, sample_submission.csv"})
-def download(c, out="data"):
+COMPETITION_HELP = ("competition slug (default lmsys-chatbot-arena, which has ended; "
+                    "llm-classification-finetuning is live with the same files and metric)")
+WAIT_HELP = "minutes to wait for Kaggle to finish processing the dataset (0: do not wait)"
+
+
+@task(help={"out": "directory for train.csv, test.csv, sample_submission.csv", "competition": COMPETITION_HELP})
+def download(c, out="data", competition=COMPETITION):
     """Download the competition files with the kaggle client, unzip and check them."""
     from lmsys.kaggle import clean_exit
     from lmsys.kaggle.workflows import download as run
 
     with clean_exit():
-        run(out)
+        run(out, competition=competition)
 
 
 @task(help={"owner": "Kaggle user (default: from the credentials)", "slug": "dataset slug",
             "notes": "version notes",
-            "wheels": "also push keras and keras-hub wheels at this machine's versions (kernels install them offline)"})
-def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code", wheels=False):
+            "wheels": "also push keras and keras-hub wheels at this machine's versions (kernels install them offline)",
+            "wait": WAIT_HELP})
+def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code", wheels=False, wait=30):
     """Upload the lmsys package as a Kaggle dataset (create, or a new version)."""
     import tempfile
 
@@ -114,30 +121,35 @@ def push_code(c, owner=None, slug=DEFAULT_CODE_SLUG, notes="lmsys code", wheels=
     from lmsys.kaggle.workflows import push_code as run
 
     with clean_exit(), tempfile.TemporaryDirectory(prefix="lmsys-wheels-") as tmp:
-        run(owner=owner, slug=slug, notes=notes, wheels=download_wheels(tmp) if wheels else ())
+        run(owner=owner, slug=slug, notes=notes, wheels=download_wheels(tmp) if wheels else (),
+            wait_s=float(wait) * 60)
 
 
 @task(help={"model": "model directory made by `invoke train`", "owner": "Kaggle user (default: from the credentials)",
-            "slug": "dataset slug", "notes": "version notes"})
-def push_model(c, model, owner=None, slug=DEFAULT_MODEL_SLUG, notes=None):
+            "slug": "dataset slug", "notes": "version notes", "wait": WAIT_HELP})
+def push_model(c, model, owner=None, slug=DEFAULT_MODEL_SLUG, notes=None, wait=30):
     """Upload a model directory as a Kaggle dataset (create, or a new version)."""
     from lmsys.kaggle import clean_exit
     from lmsys.kaggle.workflows import push_model as run
 
     with clean_exit():
-        run(model, owner=owner, slug=slug, notes=notes)
+        run(model, owner=owner, slug=slug, notes=notes, wait_s=float(wait) * 60)
 
 
 @task(help={"kernel": "infer or train", "accelerator": "gpu (T4 x2), p100, tpu (train only) or none",
             "owner": "Kaggle user (default: from the credentials)",
-            "preset_source": "Kaggle Model for the train kernel, owner/model/framework/variation/version"})
-def push_kernel(c, kernel="infer", accelerator=None, owner=None, preset_source=None):
+            "preset_source": "Kaggle Model for the train kernel, owner/model/framework/variation/version",
+            "competition": COMPETITION_HELP,
+            "allow_cpu": "let a model that needs an accelerator run on CPU when JAX sees none (else the kernel stops)"})
+def push_kernel(c, kernel="infer", accelerator=None, owner=None, preset_source=None, competition=COMPETITION,
+                allow_cpu=False):
     """Push kernels/<kernel> with owner, slugs, sources and accelerator filled in."""
     from lmsys.kaggle import clean_exit
     from lmsys.kaggle.workflows import push_kernel as run
 
     with clean_exit():
-        run(kernel, owner=owner, accelerator=accelerator, preset_source=preset_source)
+        run(kernel, owner=owner, accelerator=accelerator, preset_source=preset_source, competition=competition,
+            allow_cpu=allow_cpu)
 
 
 @task
@@ -150,12 +162,15 @@ def kernels(c):
 
 @task(help={"message": "submission description", "accelerator": "gpu (T4 x2), p100 or none",
             "owner": "Kaggle user (default: from the credentials)",
-            "kernel_timeout": "hours to wait for the kernel run", "poll": "seconds between status checks"})
-def submit(c, message="lmsys", accelerator=None, owner=None, kernel_timeout=9.5, poll=60):
+            "kernel_timeout": "hours to wait for the kernel run", "poll": "seconds between status checks",
+            "competition": COMPETITION_HELP,
+            "allow_cpu": "let a model that needs an accelerator run on CPU when JAX sees none (else the kernel stops)"})
+def submit(c, message="lmsys", accelerator=None, owner=None, kernel_timeout=9.5, poll=60, competition=COMPETITION,
+           allow_cpu=False):
     """Push the inference kernel, wait for it, submit that version, print the score."""
     from lmsys.kaggle import clean_exit
     from lmsys.kaggle.workflows import submit as run
 
     with clean_exit():
         run(owner=owner, message=message, accelerator=accelerator, kernel_timeout_s=float(kernel_timeout) * 3600,
-            poll_s=float(poll))
+            poll_s=float(poll), competition=competition, allow_cpu=allow_cpu)

@@ -68,24 +68,22 @@ MIN_ROWS_PER_CLASS = 2
 
 
 def check_training_rows(config, df, train_csv) -> None:
-    """Enough labelled rows for the family's split (the Siamese model: a stratified validation split;
-    the features model: stratified K folds)."""
+    """Enough labelled rows for the family's split: a family may say what it needs
+    (`check_training_rows` in its package, e.g. the features model's K folds); else a stratified
+    validation split of config.val_fraction."""
     import numpy as np
 
     from lmsys.data import DataError
+    from lmsys.models import family
 
-    n = len(df)
-    if n == 0:
+    if len(df) == 0:
         raise DataError(train_csv, "no data rows (only a header); training needs labelled rows")
     counts = np.bincount(df["class_label"].to_numpy(), minlength=3).tolist()
-    if config.model_type == "features":
-        from lmsys.gbm.model import model_params
-
-        k = model_params(config)["n_splits"]
-        if n < 2 * k or min(counts) < k:
-            raise DataError(train_csv, f"{n} rows with class counts {counts} (A, B, tie) are too few for "
-                            f"{k}-fold cross-validation: each class needs at least {k} rows")
+    own = getattr(family(config.model_type), "check_training_rows", None)
+    if own is not None:
+        own(config, len(df), counts, train_csv)
         return
+    n = len(df)
     n_val = int(np.ceil(n * config.val_fraction))
     if min(counts) < MIN_ROWS_PER_CLASS or n_val < 3 or n - n_val < 3:
         raise DataError(train_csv, f"{n} rows with class counts {counts} (A, B, tie) are too few for a stratified "

@@ -1,5 +1,7 @@
 """The real `kaggle` client, run as a subprocess against the fake server (tests/fake_kaggle.py)."""
 
+import hashlib
+import json
 import os
 
 
@@ -64,7 +66,10 @@ def test_push_model_creates_then_versions_with_the_exact_bytes(fake_kaggle, tmp_
     assert (created["ownerSlug"], created["slug"], created["title"]) == (FAKE_USER, "lmsys-arena-model", "lmsys arena model")
     assert created["licenseName"] == "CC0-1.0" and created["isPrivate"] is True
     files = fake_kaggle.datasets[ref][0]["files"]
-    assert set(files) == {"config.json", "classifier.weights.h5", "preset.zip"}
+    assert set(files) == {"config.json", "classifier.weights.h5", "preset.zip", "model_stamp.json"}
+    config = json.loads((model / "config.json").read_text())
+    expected_hash = hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    assert json.loads(files["model_stamp.json"])["config_sha256"] == expected_hash
     assert files["config.json"] == (model / "config.json").read_bytes()
     assert files["classifier.weights.h5"] == (model / "classifier.weights.h5").read_bytes()
     assert zip_members(files["preset.zip"]) == {
@@ -133,7 +138,7 @@ def test_push_train_kernel_on_tpu_sets_tpu_metadata(fake_kaggle):
     ref, version = workflows.push_kernel("train", accelerator="tpu")
     sent = fake_kaggle.requests_for("SaveKernel")[0]
     assert sent["enableTpu"] is True and sent["enableGpu"] is False and sent["machineShape"] == "TpuV5E8"
-    assert sent["modelDataSources"] == ["keras/deberta_v3/keras/deberta_v3_extra_small_en/2"]
+    assert sent["modelDataSources"] == ["keras/deberta_v3/keras/deberta_v3_extra_small_en/3"]
     assert ref == f"{FAKE_USER}/lmsys-arena-train"
 
 

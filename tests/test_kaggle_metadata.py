@@ -99,3 +99,32 @@ def test_kernel_code_and_metadata_come_from_an_installed_package_without_a_check
                           env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["someone/lmsys-arena-infer", "True"]
+
+
+def test_newer_kaggle_model_mounts_and_deeper_folders_are_found(tmp_path):
+    """/kaggle/input/models/<owner>/<model>/<framework>/<variation>/<version> is 6 levels down on its own."""
+    inp = tmp_path / "input"
+    preset = inp / "models" / "keras" / "deberta_v3" / "keras" / "deberta_v3_extra_small_en" / "3"
+    preset.mkdir(parents=True)
+    (preset / "config.json").write_text(json.dumps({"class_name": "DebertaV3Backbone"}))
+    (preset / "metadata.json").write_text("{}")
+    assert find_preset_dir(inp) == str(preset)
+    # an lmsys model directory one level below such a mount (a Kaggle Model made from a model directory)
+    model = inp / "models" / "someone" / "lmsys-arena" / "keras" / "default" / "1" / "model"
+    model.mkdir(parents=True)
+    Config().save(model)
+    assert find_model_dir(inp, tmp_path / "work") == str(model)
+    comp = inp / "competitions" / "llm-classification-finetuning"
+    comp.mkdir(parents=True)
+    (comp / "test.csv").write_text("id,prompt,response_a,response_b\n")
+    (inp / "other").mkdir()
+    (inp / "other" / "test.csv").write_text("id,prompt,response_a,response_b\n")
+    assert find_competition_dir(inp) == str(comp)  # the live competition's folder wins over another test.csv
+
+
+def test_kernel_metadata_names_the_competition_given():
+    assert kernel_metadata("infer", "someone", competition="llm-classification-finetuning")[
+        "competition_sources"] == ["llm-classification-finetuning"]
+    assert kernel_metadata("infer", "someone")["competition_sources"] == ["lmsys-chatbot-arena"]
+    with pytest.raises(MetadataError, match="competition slug"):
+        kernel_metadata("infer", "someone", competition="Bad Slug")

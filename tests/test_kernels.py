@@ -82,6 +82,7 @@ def run_kernel(kind, *args, cwd):
     return proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (_has("lmsys.train", "train_model") and _has("lmsys.predict", "predict_file")),
                     reason="lmsys.train.train_model / lmsys.predict.predict_file not there yet")
 def test_training_then_inference_kernel_write_a_valid_submission_offline(real_data, tmp_path):
@@ -106,11 +107,13 @@ def test_training_then_inference_kernel_write_a_valid_submission_offline(real_da
     # the attached wheel was installed offline into a private folder, before lmsys was imported
     assert "installed from the code dataset: lmsys_probe-1.0-py3-none-any.whl" in log
     assert (tmp_path / "tmp" / "lmsys-wheels" / "lmsys_probe.py").read_text() == "VERSION = '1.0'\n"
-    assert sorted(os.listdir(out)) == ["submission.csv"]  # nothing else lands in the kernel's output
+    # nothing else lands in the kernel's output
+    assert sorted(os.listdir(out)) == ["inference_report.json", "submission.csv"]
     sub = validate_file(out / "submission.csv", TEST_CSV)
     assert list(sub["id"]) == list(pd.read_csv(TEST_CSV)["id"])
 
 
+@pytest.mark.slow
 def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
     code = tmp_path / "input" / "lmsys-arena-code"
     code.mkdir(parents=True)

@@ -68,7 +68,7 @@ def test_config_overrides_are_typed_by_the_field_they_set():
     assert parse_overrides(["epochs=2", "learning_rate=1e-4", "swap_augment=yes", "buckets=[64, 128]",
                             "preset=tiny"]) == {"epochs": 2, "learning_rate": 1e-4, "swap_augment": True,
                                                 "buckets": [64, 128], "preset": "tiny"}
-    with pytest.raises(ValueError, match="epochs='two'"):
+    with pytest.raises(ValueError, match="epochs: expected an integer, got 'two'"):
         parse_overrides(["epochs=two"])
     with pytest.raises(ValueError, match="unknown configuration key 'epoch'"):
         parse_overrides(["epoch=2"])

@@ -13,6 +13,9 @@ import tempfile
 import zipfile
 
 KIND = "train"
+# Filled in by push-kernel in the pushed copy (a script kernel gets no arguments or environment of ours):
+# allow_cpu -> LMSYS_ALLOW_CPU=1, push_id -> LMSYS_PUSH_ID (written into inference_report.json).
+PUSH_SETTINGS = {}
 
 
 def add_lmsys_to_path(input_dir):
@@ -47,6 +50,8 @@ def option(name, env, default, argv):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
+    for key, value in PUSH_SETTINGS.items():
+        os.environ.setdefault(f"LMSYS_{key.upper()}", "1" if value is True else str(value))
     code_dir = add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv))
     from lmsys.kaggle.wheels import install_attached_wheels  # imports no keras: the wheels come first
 

@@ -220,8 +220,11 @@ def load_model(model_dir: str):
     return config, booster, tfidf
 
 
-def predict_proba(model_dir: str, df: pd.DataFrame, tta: bool | None = None) -> np.ndarray:
-    """(n, 3) probabilities [A, B, tie] for parsed rows; rows sum to 1; swap TTA unless config.tta is off."""
+def predict_proba(model_dir: str, df: pd.DataFrame, tta: bool | None = None, report: dict | None = None) -> np.ndarray:
+    """(n, 3) probabilities [A, B, tie] for parsed rows; rows sum to 1; swap TTA unless config.tta is off.
+    `report`, when given, gets rows_with_tta."""
     config, booster, tfidf = load_model(model_dir)
     use_tta = config.tta if tta is None else tta
+    if report is not None:
+        report["rows_with_tta"] = report.get("rows_with_tta", 0) + (len(df) if use_tta else 0)
     return predict_features(booster, build_features(df, tfidf), tta=use_tta)

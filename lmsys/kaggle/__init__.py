@@ -18,7 +18,10 @@ import os
 import shutil
 import zipfile
 
-COMPETITION = "lmsys-chatbot-arena"
+COMPETITION = "lmsys-chatbot-arena"  # the default (ended 2024: scored submissions are no longer possible there)
+# Kaggle's "LLM Classification Finetuning": the same files, columns and metric, open indefinitely.
+LIVE_COMPETITION = "llm-classification-finetuning"
+COMPETITIONS = (COMPETITION, LIVE_COMPETITION)  # the folders a kernel recognises as the competition's
 
 
 class KaggleError(RuntimeError):

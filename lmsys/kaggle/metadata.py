@@ -29,7 +29,7 @@ KERNEL_TEMPLATES = {
     "train": {"id": "OWNER/lmsys-arena-train", "title": "lmsys arena train", "code_file": "train.py",
               "language": "python", "kernel_type": "script", "is_private": True, "enable_gpu": True,
               "enable_tpu": False, "enable_internet": True, "dataset_sources": [], "competition_sources": [],
-              "kernel_sources": [], "model_sources": ["keras/deberta_v3/keras/deberta_v3_extra_small_en/2"],
+              "kernel_sources": [], "model_sources": ["keras/deberta_v3/keras/deberta_v3_extra_small_en/3"],
               "machine_shape": "NvidiaTeslaT4"},
 }
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_bootstrap.py")
@@ -119,7 +119,7 @@ def write_checkout_kernels(kernels_dir: str = CHECKOUT_KERNELS_DIR) -> list[str]
 
 def kernel_metadata(kind: str, owner: str, *, code_slug: str = DEFAULT_CODE_SLUG, model_slug: str = DEFAULT_MODEL_SLUG,
                     kernel_slug: str | None = None, accelerator: str | None = None,
-                    preset_source: str | None = None) -> dict:
+                    preset_source: str | None = None, competition: str = COMPETITION) -> dict:
     """The template for `kind` with owner, slugs, sources and accelerator filled in, checked."""
     meta = load_kernel_template(kind)
     check_owner(owner)
@@ -131,7 +131,7 @@ def kernel_metadata(kind: str, owner: str, *, code_slug: str = DEFAULT_CODE_SLUG
         sources.append(f"{owner}/{check_slug(model_slug, 'model dataset slug')}")
         meta["enable_internet"] = False  # code competitions run offline; the client's default is true
     meta["dataset_sources"] = sources
-    meta["competition_sources"] = [COMPETITION]
+    meta["competition_sources"] = [check_slug(competition, "competition slug")]
     if preset_source is not None:
         if preset_source.count("/") != 4:
             raise MetadataError(f"preset source {preset_source!r}: expected owner/model/framework/variation/version")

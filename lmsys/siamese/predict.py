@@ -13,8 +13,13 @@ from lmsys.config import Config
 from lmsys.data import swap_columns
 
 
-def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
-    """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order."""
+def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0, report: dict | None = None,
+                  float32_model=None) -> np.ndarray:
+    """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order.
+
+    A batch whose probabilities are not all finite (float16 overflow: a model trained in bfloat16 predicting
+    in float16 on a T4) is re-run in float32 by `float32_model()` (a callable, called at most once, building the
+    model in float32) and counted in report["nonfinite_reruns"]; still non-finite there, it is an error."""
     from lmsys.siamese.batching import pad_batch, prediction_plan
     from lmsys.devices.distribute import place_batch
 
@@ -27,9 +32,46 @@ def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndar
     else:
         plan_iter = plan
     for index, shape, real in plan_iter:
-        out = np.asarray(model.predict_on_batch(place_batch(pad_batch(pairs, index, shape))), dtype=np.float64)
+        batch = place_batch(pad_batch(pairs, index, shape))
+        out = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
+        if not np.isfinite(out[:real]).all():
+            out = _rerun_in_float32(batch, real, float32_model, report)
         probs[index[:real]] = out[:real]
     return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _rerun_in_float32(batch, real: int, float32_model, report) -> np.ndarray:
+    if float32_model is None:
+        raise FloatingPointError("a batch gave non-finite probabilities and the model already runs in float32 "
+                                 "(or no float32 copy was given); the weights may be broken")
+    out = np.asarray(float32_model().predict_on_batch(batch), dtype=np.float64)
+    if report is not None:
+        report["nonfinite_reruns"] = report.get("nonfinite_reruns", 0) + 1
+    if not np.isfinite(out[:real]).all():
+        raise FloatingPointError("a batch gave non-finite probabilities in float32 too; the weights may be broken")
+    return out
+
+
+def float32_copy(model_dir, config):
+    """A callable building (once, when first called) the classifier in float32, for batches that overflow."""
+    built = []
+
+    def get():
+        if not built:
+            import keras
+
+            from lmsys.siamese.checkpoint import load_classifier
+
+            print("non-finite probabilities in a batch: building a float32 copy of the model to re-run it", flush=True)
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy("float32")
+            try:
+                built.append(load_classifier(model_dir, config)[1])
+            finally:
+                keras.config.set_dtype_policy(previous)
+        return built[0]
+
+    return get
 
 
 def precompile_prediction(model, pairs, config, multiple: int = 1) -> None:
@@ -44,15 +86,20 @@ def precompile_prediction(model, pairs, config, multiple: int = 1) -> None:
                    workers=config.compile_threads)
 
 
-def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int = 1, verbose=0) -> np.ndarray:
-    probs = predict_pairs(model, pairs, config, multiple, verbose)
+def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int = 1, verbose=0,
+                           report: dict | None = None, float32_model=None) -> np.ndarray:
+    probs = predict_pairs(model, pairs, config, multiple, verbose, report, float32_model)
     if tta:
-        probs = 0.5 * (probs + swap_columns(predict_pairs(model, pairs.swapped(), config, multiple, verbose)))
+        probs = 0.5 * (probs + swap_columns(predict_pairs(model, pairs.swapped(), config, multiple, verbose, report,
+                                                          float32_model)))
+    if report is not None:
+        report["rows_with_tta"] = report.get("rows_with_tta", 0) + (len(pairs) if tta else 0)
     return probs
 
 
-def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarray:
-    """(n, 3) probabilities for parsed rows, whatever kind of model the directory holds."""
+def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None) -> np.ndarray:
+    """(n, 3) probabilities for parsed rows, whatever kind of model the directory holds. `report` gets
+    rows_with_tta, nonfinite_reruns and token_budget (the sequence length)."""
     config = Config.load(model_dir)
     import keras
 
@@ -61,10 +108,15 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarr
     from lmsys.devices.precision import resolve_precision
     from lmsys.siamese.tokens import tokenize_pairs
 
-    keras.config.set_dtype_policy(resolve_precision(config.precision))
+    policy = resolve_precision(config.precision)
+    keras.config.set_dtype_policy(policy)
     multiple = setup_data_parallel()  # before the model is built: variables are placed when created
     config, model, tokenizer = load_classifier(model_dir, config)
     pairs = tokenize_pairs(df, config, tokenizer, progress=bool(verbose))
     precompile_prediction(model, pairs, config, multiple)
+    if report is not None:
+        report.setdefault("nonfinite_reruns", 0)
+        report["token_budget"] = config.sequence_length
     return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, multiple=multiple,
-                                  verbose=verbose)
+                                  verbose=verbose, report=report,
+                                  float32_model=None if policy == "float32" else float32_copy(model_dir, config))
