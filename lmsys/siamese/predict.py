@@ -2,7 +2,10 @@
 
 Swap TTA is on by default: each row is also predicted with A and B exchanged, the A/B columns of
 that prediction are swapped back, and the two are averaged. This cancels the model's position bias
-and makes the output exactly symmetric under swapping the responses.
+and makes the output exactly symmetric under swapping the responses. It costs one pass, not two: the
+swapped pair has the same two pooled vectors, exchanged, so the model encodes each option once and runs
+only its head on [A, B] and on [B, A] (SiameseClassifier inference "both"); the two are combined here in
+float64, as the two-pass TTA did.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from lmsys.data import swap_columns
 
 
 def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndarray:
-    """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order."""
+    """Probabilities for tokenized pairs, batched by length bucket, returned in the rows' own order: (n, 3),
+    or (n, 6) for a model whose inference is "both" ([A, B] then [B, A]), each three normalized."""
     from lmsys.siamese.batching import pad_batch, prediction_plan
     from lmsys.devices.distribute import place_batch
 
-    probs = np.zeros((len(pairs), 3), dtype=np.float64)
+    probs = np.zeros((len(pairs), 6 if getattr(model, "inference", "plain") == "both" else 3), dtype=np.float64)
     plan = prediction_plan(pairs, config, multiple)
     if verbose:
         from tqdm.auto import tqdm
@@ -29,7 +33,8 @@ def predict_pairs(model, pairs, config, multiple: int = 1, verbose=0) -> np.ndar
     for index, shape, real in plan_iter:
         out = np.asarray(model.predict_on_batch(place_batch(pad_batch(pairs, index, shape))), dtype=np.float64)
         probs[index[:real]] = out[:real]
-    return probs / probs.sum(axis=1, keepdims=True)
+    probs = probs.reshape(len(pairs), -1, 3)
+    return (probs / probs.sum(axis=2, keepdims=True)).reshape(len(pairs), -1)
 
 
 def precompile_prediction(model, pairs, config, multiple: int = 1) -> None:
@@ -44,11 +49,17 @@ def precompile_prediction(model, pairs, config, multiple: int = 1) -> None:
                    workers=config.compile_threads)
 
 
+def plain_and_tta(both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, swap-TTA) probabilities from the (n, 6) output of inference "both"."""
+    plain, swapped = both[:, :3], both[:, 3:]
+    return plain, 0.5 * (plain + swap_columns(swapped))
+
+
 def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int = 1, verbose=0) -> np.ndarray:
+    """Swap TTA (or not) in one pass over the backbone (see the module docstring)."""
+    model.set_inference("both" if tta else "plain")
     probs = predict_pairs(model, pairs, config, multiple, verbose)
-    if tta:
-        probs = 0.5 * (probs + swap_columns(predict_pairs(model, pairs.swapped(), config, multiple, verbose)))
-    return probs
+    return plain_and_tta(probs)[1] if tta else probs
 
 
 def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarray:
@@ -65,6 +76,7 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarr
     multiple = setup_data_parallel()  # before the model is built: variables are placed when created
     config, model, tokenizer = load_classifier(model_dir, config)
     pairs = tokenize_pairs(df, config, tokenizer, progress=bool(verbose))
+    tta = config.tta if tta is None else tta
+    model.set_inference("both" if tta else "plain")  # before precompiling: the mode is part of the program
     precompile_prediction(model, pairs, config, multiple)
-    return predict_pairs_with_tta(model, pairs, config, tta=config.tta if tta is None else tta, multiple=multiple,
-                                  verbose=verbose)
+    return predict_pairs_with_tta(model, pairs, config, tta=tta, multiple=multiple, verbose=verbose)
