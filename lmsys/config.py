@@ -106,6 +106,7 @@ class Config:
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-6
+    head_learning_rate: float = 1e-3  # peak rate of the new (randomly initialised) head, same schedule; 0: learning_rate
     warmup_fraction: float = 0.1
     min_lr_fraction: float = 0.05
     weight_decay: float = 0.0

@@ -113,17 +113,51 @@ def build_classifier(config, backbone) -> SiameseClassifier:
     return model
 
 
+_HEAD_RATE_CLASSES: dict = {}
+
+
+def head_rate_optimizer(cls):
+    """`cls` (a Keras optimizer) that updates the head's variables at `head_factor` times the learning rate.
+
+    A pretrained encoder wants a small rate (5e-6 in the starter) while the head starts from random weights: at
+    that rate Adam moves each head weight by about 5e-6 per step, so on a thousand rows (~150 steps) the head
+    stays where it was initialised. Keras has no per-variable rate; this scales it in `update_step`, so the
+    head follows the same warmup and decay, `head_factor` times higher.
+    """
+    if cls not in _HEAD_RATE_CLASSES:
+        class HeadRate(cls):
+            def __init__(self, head_variables=(), head_factor: float = 1.0, **kwargs):
+                super().__init__(**kwargs)
+                self._head_ids = {id(v) for v in head_variables}
+                self._head_factor = float(head_factor)
+
+            def update_step(self, gradient, variable, learning_rate):
+                if id(variable) in self._head_ids:
+                    learning_rate = learning_rate * self._head_factor
+                return super().update_step(gradient, variable, learning_rate)
+
+        HeadRate.__name__ = f"HeadRate{cls.__name__}"
+        _HEAD_RATE_CLASSES[cls] = HeadRate
+    return _HEAD_RATE_CLASSES[cls]
+
+
 def compile_classifier(model, config, total_steps: int) -> None:
-    """Adam with a per-step warmup then cosine decay that reaches min_lr_fraction by the last step."""
+    """Adam with a per-step warmup then cosine decay that reaches min_lr_fraction by the last step; the head
+    at config.head_learning_rate on the same schedule (0: the backbone's rate)."""
     total_steps = max(int(total_steps), 2)
     warmup = max(1, int(total_steps * config.warmup_fraction))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate * 0.01, decay_steps=max(total_steps - warmup, 1),
         alpha=config.min_lr_fraction, warmup_target=config.learning_rate, warmup_steps=warmup)
+    kwargs = {"learning_rate": schedule}
+    cls = keras.optimizers.Adam
     if config.weight_decay:
-        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
+        cls, kwargs["weight_decay"] = keras.optimizers.AdamW, config.weight_decay
+    head_rate = getattr(config, "head_learning_rate", 0.0)
+    if head_rate and head_rate != config.learning_rate:
+        cls = head_rate_optimizer(cls)
+        kwargs.update(head_variables=model.head.trainable_variables, head_factor=head_rate / config.learning_rate)
+    optimizer = cls(**kwargs)
     model.compile(
         optimizer=optimizer,
         # Batches are padded to fixed shapes with zero-weight filler rows: average over real rows only. Keras

@@ -16,8 +16,8 @@ from lmsys.data import labels_onehot, load_competition_csv, swap_columns
 from lmsys.data.split import train_val_split
 from lmsys.evaluate.metrics import log_loss, prior_log_loss
 
-TINY_DEFAULTS = dict(learning_rate=2e-3, sequence_length=256, batch_size=16, epochs=4, buckets=[64, 128, 192],
-                     warmup_fraction=0.05, dropout=0.1)
+TINY_DEFAULTS = dict(learning_rate=2e-3, head_learning_rate=0.0, sequence_length=256, batch_size=16, epochs=4,
+                     buckets=[64, 128, 192], warmup_fraction=0.05, dropout=0.1)
 
 
 def default_config(preset: str = "tiny", **overrides) -> Config:
