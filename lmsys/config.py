@@ -59,6 +59,7 @@ ADDED_LATER = {
     "attention_kernel": "",  # (21adc67) JAX chose the kernel
     "pad_each_option": False,  # (48060ac) both options were padded to the pair's longer bucket
     "compile_threads": 1,  # (51a8ef1) every step shape compiled lazily at its first step
+    "head_learning_rate": 0.0,  # (issue 15) the head trained at learning_rate like the backbone
 }
 
 # Allowed values of the text settings, checked before a run touches anything.
@@ -166,6 +167,7 @@ class Config:
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-6
+    head_learning_rate: float = 1e-3  # peak rate of the new (randomly initialised) head, same schedule; 0: learning_rate
     warmup_fraction: float = 0.1
     min_lr_fraction: float = 0.05
     weight_decay: float = 0.0

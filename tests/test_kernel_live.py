@@ -239,13 +239,18 @@ def test_a_non_finite_batch_already_in_float32_is_an_error():
     from lmsys.siamese.predict import _rerun_in_float32
 
     with pytest.raises(FloatingPointError, match="already runs in float32"):
-        _rerun_in_float32(None, 1, None, {})
+        _rerun_in_float32(None, None, 1, None, {})
 
     class StillNan:
+        inference = "plain"
+
+        def set_inference(self, mode):
+            self.inference = mode
+
         def predict_on_batch(self, batch):
             return np.full((2, 3), np.nan)
 
     report = {}
     with pytest.raises(FloatingPointError, match="in float32 too"):
-        _rerun_in_float32(None, 2, lambda: StillNan(), report)
+        _rerun_in_float32(StillNan(), None, 2, lambda: StillNan(), report)
     assert report["nonfinite_reruns"] == 1

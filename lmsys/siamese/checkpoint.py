@@ -79,11 +79,15 @@ def load_resume_state(model_dir) -> dict | None:
 
 
 def load_resume_tokenizer(model_dir):
-    """The tokenizer the interrupted run used (a `tiny` vocabulary is trained, so it must be this one)."""
-    import keras_hub
+    """The tokenizer the interrupted run used (a `tiny` vocabulary is trained, so it must be this one), whatever
+    its class: checkpoint/tokenizer holds what `tokenizer.save_to_preset` wrote (tokenizer.json + assets)."""
+    import keras
+    import keras_hub  # noqa: F401 - registers the tokenizer classes tokenizer.json names
 
-    vocab = os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer", "assets", "tokenizer", "vocabulary.spm")
-    return keras_hub.models.DebertaV3Tokenizer(proto=vocab)
+    tok_dir = os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer")
+    tokenizer = keras.saving.deserialize_keras_object(_read_json(os.path.join(tok_dir, "tokenizer.json")))
+    tokenizer.load_preset_assets(tok_dir)
+    return tokenizer
 
 
 def resume_weights_path(model_dir, state: dict) -> str:
