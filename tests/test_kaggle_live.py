@@ -4,7 +4,6 @@ kernel output checked before submitting, datasets that are still processing, ver
 import json
 import os
 import subprocess
-import zipfile
 
 import pytest
 

@@ -133,11 +133,11 @@ def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
 
 
 def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(real_data, monkeypatch, tmp_path):
-    import lmsys.train
+    import lmsys.models
     from lmsys.devices.precision import policy_for_device
 
     seen = {}
-    monkeypatch.setattr(lmsys.train, "train_model", lambda config, csv, out: seen.update(config=config) or {})
+    monkeypatch.setattr(lmsys.models, "train_model", lambda config, csv, out: seen.update(config=config) or {})
     comp = tmp_path / "input" / "lmsys-chatbot-arena"
     comp.mkdir(parents=True)
     shutil.copy(TRAIN_SAMPLE, comp / "train.csv")
