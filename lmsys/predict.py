@@ -69,8 +69,14 @@ def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=
 def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv", tta=None):
     from lmsys.paths import resolve_model_dir, resolve_test_csv
 
+    try:
+        tta = None if tta is None else parse_bool(tta)
+    except ValueError as exc:
+        raise ValueError(f"--tta: {exc}") from None
     test_csv = resolve_test_csv(test_csv)
     model_dir = resolve_model_dir(model_dir)
-    sub = predict_file(model_dir, test_csv, out, tta=None if tta is None else parse_bool(tta))
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"--model {model_dir}: no such model directory")
+    sub = predict_file(model_dir, test_csv, out, tta=tta)
     print(f"wrote {out}: {len(sub)} rows, validated (model {model_dir}, test {test_csv})")
     return sub

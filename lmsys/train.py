@@ -40,7 +40,14 @@ def run_from_cli(data=None, preset="tiny", model_type=DEFAULT_TYPE, out=None, re
     train_csv = resolve_train_csv(data)
     out = out or default_model_dir(config)
     check_inputs(config, train_csv, out)
-    metrics = train_model(config, train_csv, out, resume=resume)
+    try:
+        metrics = train_model(config, train_csv, out, resume=resume)
+    except Exception as exc:
+        from lmsys.cli_errors import disk_full_error, is_disk_full
+
+        if is_disk_full(exc):  # a full disk: one line naming the directory, not a crash deep in a library
+            raise disk_full_error(out, exc) from exc
+        raise
     remember_model_dir(out)
     return metrics
 

@@ -72,9 +72,9 @@ def safe_extract(archive_path, dest, error=None, max_bytes=MAX_UNZIP_BYTES, max_
 
 
 @contextlib.contextmanager
-def clean_exit():
-    """For command-line entry points: a KaggleError ends the run with its message, not a traceback."""
-    try:
+def clean_exit(task: str = "TASK"):
+    """The old name of lmsys.cli_errors.cli_errors, the one way every command ends on an error (one line, exit 1)."""
+    from lmsys.cli_errors import cli_errors
+
+    with cli_errors(task):
         yield
-    except KaggleError as exc:
-        raise SystemExit(f"error: {exc}") from None
