@@ -5,21 +5,71 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import shutil
 import tempfile
+import time
+
+
+STALE_AFTER_S = 60.0
+_TMP_MARK = ".tmp."
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def output_mode(directory: bool = False) -> int:
+    """The mode a plain open() / mkdir() would give under the current umask (0644 / 0755 under umask 022)."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+def _temporary_name(path: str, suffix: str) -> str:
+    return f".{os.path.basename(path)}{_TMP_MARK}{secrets.token_hex(4)}{suffix}"
+
+
+def remove_stale_temporaries(path, older_than_s: float = STALE_AFTER_S) -> list[str]:
+    """Temporaries of `path` left by a killed writer (.<name>.tmp.<random>..., or the older mkstemp names
+    .<name>.<8 chars><suffix>), older than `older_than_s` (a younger one may belong to a live writer)."""
+    path = os.fspath(path)
+    directory, base = os.path.dirname(os.path.abspath(path)), os.path.basename(path)
+    legacy = re.compile(re.escape(f".{base}.") + r"[a-z0-9_]{8}(\.[A-Za-z0-9.]+)?")
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not (name.startswith(f".{base}{_TMP_MARK}") or legacy.fullmatch(name)):
+            continue
+        full = os.path.join(directory, name)
+        try:
+            if os.path.isfile(full) and now - os.path.getmtime(full) > older_than_s:
+                os.remove(full)
+                removed.append(full)
+        except OSError:
+            pass
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
-    """Yield a temporary path beside `path`; on success it is renamed over `path`."""
+    """Yield a temporary path beside `path` (.<name>.tmp.<random><suffix>); on success it gets the umask's
+    mode and is renamed over `path`. Stale temporaries of the same target from a killed run are removed."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
+    remove_stale_temporaries(path)
     suffix = suffix if suffix is not None else os.path.splitext(path)[1] or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix, dir=directory)
-    os.close(fd)
+    tmp = os.path.join(directory, _temporary_name(path, suffix))
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp
+        os.chmod(tmp, output_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -2,8 +2,11 @@
 
 Inference rebuilds exactly what training used from this file alone: option format, sequence
 length, precision, attention implementation, TTA. Unknown keys in a saved file are an error (a typo
-there would silently change a model), missing keys take today's defaults. Each family's defaults
-live in its own folder (lmsys/<family>/); the field defaults here are the Siamese model's.
+there would silently change a model), and so are missing keys (today's default would silently change
+it too: a model trained at 64 tokens would predict at 512), except the keys in ADDED_LATER, which files
+written before they existed lack, read with the value that reproduces what that older code did.
+`config_version` says which version of this object wrote a file (files without it: version 1).
+Each family's defaults live in its own folder (lmsys/<family>/); the field defaults here are the Siamese model's.
 """
 
 from __future__ import annotations
@@ -45,6 +48,31 @@ def parse_bool(value) -> bool:
 # Keys older config.json files hold that nothing reads now, with the value whose behaviour the code kept.
 RETIRED_KEYS = {"pooling": "masked_mean"}
 
+# The version of this object a new config.json is written with; a file without config_version is version 1.
+CONFIG_VERSION = 2
+
+# Keys added after the first config.json files were written, each with the value that reproduces what the
+# code did before the key existed. A saved file may lack exactly these; any other missing key is an error.
+ADDED_LATER = {
+    "config_version": 1,  # (version 2) files before versioning
+    "attention_dropout": True,  # (21adc67) attention probabilities always had dropout
+    "attention_kernel": "",  # (21adc67) JAX chose the kernel
+    "pad_each_option": False,  # (48060ac) both options were padded to the pair's longer bucket
+    "compile_threads": 1,  # (51a8ef1) every step shape compiled lazily at its first step
+    "head_learning_rate": 0.0,  # (issue 15) the head trained at learning_rate like the backbone
+    # (issue 11, llm family) read only by lmsys/llm; files of the other families, written before these, never used them
+    "lora_rank": 16, "lora_targets": [], "prompt_tokens": 256, "predict_sequence_length": 2048,
+    "gradient_accumulation": 1, "tiny_llm": {}, "quantize": "",
+}
+
+# Allowed values of the text settings, checked before a run touches anything.
+CHOICES = {
+    "precision": ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+    "attention": ("fast", "keras_hub"),
+    "attention_kernel": ("", "xla", "cudnn"),
+    "turns": ("all", "first"),
+}
+
 
 def coerce(key: str, raw):
     """A configuration value from text (a flag or KEY=VALUE), typed by the Config field it sets."""
@@ -54,21 +82,56 @@ def coerce(key: str, raw):
     if not isinstance(raw, str):
         return raw
     default = getattr(Config(), key)
+    text = raw.strip()
     try:
         if isinstance(default, bool):
             return parse_bool(raw)
         if isinstance(default, int):
-            return int(raw)
+            try:
+                return int(text)
+            except ValueError:
+                raise ValueError(f"expected an integer, got {raw!r}") from None
         if isinstance(default, float):
-            return float(raw)
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"expected a number, got {raw!r}") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(f"expected a finite number, got {raw!r}")
+            return value
         if isinstance(default, (list, dict)):
-            value = json.loads(raw)
+            try:
+                value = json.loads(raw)
+            except (json.JSONDecodeError, RecursionError):
+                raise ValueError(f"expected a JSON {type(default).__name__}, got {raw!r}") from None
             if not isinstance(value, type(default)):
                 raise ValueError(f"expected a JSON {type(default).__name__}")
             return value
     except ValueError as err:
-        raise ValueError(f"{key}={raw!r}: {err}") from None
+        raise ValueError(f"{key}: {err}") from None
     return raw
+
+
+def check_values(config: "Config", flags=()) -> None:
+    """Raise ValueError naming the first setting no run could use (`flags`: keys given as --flags, named so)."""
+    def name(key):
+        return f"--{key.replace('_', '-')}" if key in flags else key
+
+    for key, allowed in CHOICES.items():
+        value = getattr(config, key)
+        if value not in allowed:
+            raise ValueError(f"{name(key)}: expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    for key in ("epochs", "batch_size", "sequence_length"):
+        value = getattr(config, key)
+        if type(value) is not int or value < 1:
+            raise ValueError(f"{name(key)}: expected an integer of at least 1, got {value!r}")
+    for key in ("learning_rate",):
+        if not getattr(config, key) > 0:
+            raise ValueError(f"{name(key)}: expected a positive number, got {getattr(config, key)!r}")
+    if not 0 < config.val_fraction < 1:
+        raise ValueError(f"{name('val_fraction')}: expected a fraction between 0 and 1, got {config.val_fraction!r}")
+    if not config.buckets or any(type(b) is not int or b < 1 for b in config.buckets):
+        raise ValueError(f"{name('buckets')}: expected a list of positive integers, got {config.buckets!r}")
 
 
 def parse_overrides(items) -> dict:
@@ -84,6 +147,7 @@ def parse_overrides(items) -> dict:
 
 @dataclass
 class Config:
+    config_version: int = CONFIG_VERSION  # which version of this object wrote the file (see ADDED_LATER)
     model_type: str = "siamese"  # a key of lmsys.models.FAMILIES
     preset: str = "tiny"  # keras-hub preset name, local preset directory, or "tiny"
     data: str = ""  # training csv used ("builtin-sample" for the generated one)
@@ -106,6 +170,7 @@ class Config:
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-6
+    head_learning_rate: float = 1e-3  # peak rate of the new (randomly initialised) head, same schedule; 0: learning_rate
     warmup_fraction: float = 0.1
     min_lr_fraction: float = 0.05
     weight_decay: float = 0.0
@@ -135,7 +200,11 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "Config":
+    def from_dict(cls, values: dict, source: str = "config", complete: bool = False) -> "Config":
+        """`complete`: `values` is a whole saved file, so a missing key (other than ADDED_LATER's) is an error."""
+        if not isinstance(values, dict):
+            raise ValueError(f"{source}: holds a JSON {type(values).__name__}, expected a JSON object of settings; "
+                             "retrain the model (`invoke train`), or re-download the model dataset")
         values = dict(values)
         for key, only in RETIRED_KEYS.items():  # keys older files hold, with the one value the code still does
             if key in values and (value := values.pop(key)) != only:
@@ -144,6 +213,16 @@ class Config:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"{source}: unknown configuration key(s) {unknown}")
+        if complete:
+            missing = sorted(known - set(values) - set(ADDED_LATER))
+            if missing:
+                raise ValueError(f"{source}: missing configuration key(s) {missing}; it was not written by "
+                                 "`invoke train` (or was cut short): retrain the model, or re-download the model "
+                                 "dataset")
+            values = {**{k: v for k, v in ADDED_LATER.items() if k not in values}, **values}
+            if type(values["config_version"]) is not int or values["config_version"] > CONFIG_VERSION:
+                raise ValueError(f"{source}: config_version {values['config_version']!r} is newer than this code "
+                                 f"reads ({CONFIG_VERSION}); update the lmsys code")
         return cls(**values)
 
     def save(self, model_dir) -> str:
@@ -156,5 +235,10 @@ class Config:
         path = os.path.join(os.fspath(model_dir), CONFIG_FILE)
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no {CONFIG_FILE}; is {model_dir} a model directory made by `invoke train`?")
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh), source=path)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                values = json.load(fh)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(f"{path}: not valid JSON ({exc}); the file is corrupt or truncated: retrain the "
+                             "model, or re-download the model dataset") from None
+        return cls.from_dict(values, source=path, complete=True)

@@ -4,14 +4,21 @@ and kernel goes through here, so adding a family is one folder under lmsys/ and 
 A family package exposes (importing keras only inside them):
     default_config(preset="tiny", **overrides) -> Config   its defaults, the `tiny` ones included
     train_model(config, train_csv, out_dir, resume=False, verbose="auto") -> dict   the metrics.json it wrote
-    predict_proba(model_dir, df, tta=None, verbose=1) -> (n, 3) probabilities in df's row order
+    predict_proba(model_dir, df, tta=None, verbose=1, report=None) -> (n, 3) probabilities in df's row order;
+                                     `report` (optional keyword): a dict the family fills with what it did
+                                     (rows_with_tta, nonfinite_reruns, token_budget; lmsys.evaluate.inference_report)
     model_dir_name(config) -> str    its default folder name under models/
     USES_PRESET: bool                whether config.preset means anything to it
+and may expose check_training_rows(config, n, class_counts, path) when its split needs more than a
+stratified validation split (lmsys/train.py checks that before an output directory is touched).
+    NEEDS_ACCELERATOR: bool          whether it is impractical on CPU at the competition's size (a Kaggle kernel
+                                     stops when JAX sees no GPU/TPU, unless allowed; missing means True)
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 
 FAMILIES = {
     "siamese": "lmsys.siamese",  # one shared encoder (DeBERTa-v3 by default) over both options
@@ -39,16 +46,30 @@ def default_config(model_type: str = DEFAULT_TYPE, preset: str | None = None, **
     return fam.default_config(preset, **overrides) if preset else fam.default_config(**overrides)
 
 
+def _prepare_devices(model_type) -> None:
+    """Before a family that uses an accelerator builds anything: TensorFlow gives up the GPUs (lmsys.devices.tf_gpus)."""
+    if needs_accelerator(model_type):
+        from lmsys.devices.tf_gpus import hide_gpus_from_tensorflow
+
+        hide_gpus_from_tensorflow()
+
+
 def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto") -> dict:
+    _prepare_devices(config.model_type)
     return family(config.model_type).train_model(config, train_csv, out_dir, resume=resume, verbose=verbose)
 
 
-def predict_proba(model_dir, df, tta: bool | None = None, verbose=1):
-    """(n, 3) probabilities for parsed rows, whatever family the directory holds."""
+def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None):
+    """(n, 3) probabilities for parsed rows, whatever family the directory holds. `report`: a dict the family
+    fills in place with its counts, when its predict_proba takes that keyword (else left as it is)."""
     from lmsys.config import Config
 
     config = Config.load(model_dir)
-    return family(config.model_type).predict_proba(model_dir, df, tta=tta, verbose=verbose)
+    _prepare_devices(config.model_type)
+    predict = family(config.model_type).predict_proba
+    if report is not None and "report" in inspect.signature(predict).parameters:
+        return predict(model_dir, df, tta=tta, verbose=verbose, report=report)
+    return predict(model_dir, df, tta=tta, verbose=verbose)
 
 
 def model_dir_name(config) -> str:
@@ -57,3 +78,9 @@ def model_dir_name(config) -> str:
 
 def uses_preset(config) -> bool:
     return family(config.model_type).USES_PRESET
+
+
+def needs_accelerator(model_type) -> bool:
+    """Whether a model type (or a Config) needs a GPU/TPU to predict the hidden test in time (default True)."""
+    model_type = getattr(model_type, "model_type", model_type) or DEFAULT_TYPE
+    return bool(getattr(family(model_type), "NEEDS_ACCELERATOR", True))

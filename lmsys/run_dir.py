@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 
 import numpy as np
 import pandas as pd
@@ -100,15 +101,20 @@ def _read_json(path):
 
 
 def set_aside_previous_run(model_dir) -> str | None:
-    """A fresh run into a directory that holds an earlier run moves that run to .previous-<name>
-    beside it (replacing an older one there), so nothing of it mixes with the new run or is lost."""
+    """A fresh run into a directory that holds an earlier run moves that run to .previous-<name> beside it
+    (or .previous-<name>-<time> when that name is taken), so nothing of it mixes with the new run, and no
+    earlier run, set aside before or not, is ever deleted."""
     model_dir = os.path.abspath(os.fspath(model_dir))
     if not os.path.isdir(model_dir) or not any(
             n in RUN_FILES or n.startswith("best-e") for n in os.listdir(model_dir)):
         return None
-    aside = os.path.join(os.path.dirname(model_dir), f".previous-{os.path.basename(model_dir)}")
-    shutil.rmtree(aside, ignore_errors=True)
-    os.replace(model_dir, aside)
+    base = os.path.join(os.path.dirname(model_dir), f".previous-{os.path.basename(model_dir)}")
+    aside, n = base, 1
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    while os.path.lexists(aside):
+        aside = f"{base}-{stamp}" + (f"-{n}" if n > 1 else "")
+        n += 1
+    os.rename(model_dir, aside)  # never replaces: the name is free
     return aside
 
 
@@ -140,7 +146,14 @@ def write_metrics(model_dir, metrics: dict) -> str:
 
 
 def best_generation(model_dir) -> str:
+    from lmsys.model_files import ModelFileError, read_json
+
     path = os.path.join(model_dir, MANIFEST)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{model_dir}: no {MANIFEST}; training has not saved a best checkpoint yet")
-    return os.path.join(model_dir, _read_json(path)["generation"])
+    generation = read_json(path).get("generation")
+    gen_dir = os.path.join(model_dir, str(generation))
+    if not isinstance(generation, str) or not os.path.isdir(gen_dir):
+        raise ModelFileError(f"{path}: names generation {generation!r}, which is not in {model_dir}; retrain the "
+                             "model (`invoke train`), or re-download the model dataset")
+    return gen_dir

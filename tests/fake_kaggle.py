@@ -7,14 +7,21 @@ full URL). HTTPS_PROXY points here too and CONNECT is refused, so nothing can re
 The fixture `fake_kaggle` also gives every test its own HOME, KAGGLE_CONFIG_DIR and TMPDIR and fake
 credentials, so the user's real ones are never read.
 
-Tests script the server (`kernel_statuses`, `fail`, `replies`) and assert on what it received
-(`calls`, `uploads`, `datasets`, `kernels`, `submissions`).
+Tests script the server (`kernel_statuses`, `kernel_status_lag`, `dataset_statuses`, `output_files`, `fail`,
+`replies`) and assert on what it received (`calls`, `uploads`, `datasets`, `kernels`, `submissions`).
+
+Like Kaggle, `kernels status` names no version: with `kernel_status_lag = N` the first N polls after a push
+still answer the previous version's final state. `kernels output` lists the newest version's files; by
+default the inference kernel's (submission.csv, and inference_report.json carrying the push id that
+push-kernel wrote into the script, as the real kernel does).
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import json
+import re
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +43,12 @@ class FakeKaggle:
         self.kernels = {}  # "owner/slug" -> list of SaveKernel requests (one per version)
         self.submissions = []  # CreateCodeSubmission requests (+ "polls")
         self.kernel_statuses = ["RUNNING", "COMPLETE"]  # returned in order, the last one repeats
+        self.kernel_status_lag = 0  # polls after a push that still report the previous version's final state
+        self.previous_kernel_status = "COMPLETE"  # that final state (for a kernel with earlier versions)
         self.kernel_failure = None
+        self.output_files = None  # {name: bytes} the kernel output lists; None: the pushed inference kernel's
+        self.dataset_statuses = ["READY"]  # GetDatasetStatus after each new version, in order, the last repeats
+        self._dataset_polls = {}
         self.submission_statuses = ["PENDING", "COMPLETE"]
         self.public_score = "0.98765"
         self.competition_zip = b""
@@ -45,6 +57,7 @@ class FakeKaggle:
         self.replies = {}  # method -> JSON reply used instead of the normal one
         self.violations = []  # anything that tried to leave (CONNECT, non-localhost hosts)
         self._status_polls = 0
+        self.served = {}
 
     # -- helpers for tests
     def set_competition_files(self, files: dict) -> None:
@@ -87,13 +100,18 @@ class FakeKaggle:
         ref = f"{body.get('ownerSlug')}/{body.get('datasetSlug')}"
         if ref not in self.datasets:
             return 404, {"code": 404, "message": f"Dataset {ref} not found"}
-        return 200, {"status": "READY"}
+        polls = self._dataset_polls.get(ref)
+        if polls is None:  # created outside the API (a test's setup): ready
+            return 200, {"status": "READY"}
+        self._dataset_polls[ref] = polls + 1
+        return 200, {"status": self.dataset_statuses[min(polls, len(self.dataset_statuses) - 1)]}
 
     def api_CreateDataset(self, body):
         ref = f"{body['ownerSlug']}/{body['slug']}"
         if ref in self.datasets:
             return 200, {"status": "Error", "error": f"Dataset {ref} already exists"}
         self.datasets[ref] = [{"request": body, "files": self._files(body.get("files", []))}]
+        self._dataset_polls[ref] = 0
         return 200, {"ref": ref, "url": f"https://www.kaggle.com/datasets/{ref}", "status": "Ok"}
 
     def api_CreateDatasetVersion(self, body):
@@ -101,6 +119,7 @@ class FakeKaggle:
         if ref not in self.datasets:
             return 404, {"code": 404, "message": f"Dataset {ref} not found"}
         self.datasets[ref].append({"request": body, "files": self._files(body["body"].get("files", []))})
+        self._dataset_polls[ref] = 0
         return 200, {"ref": ref, "url": f"https://www.kaggle.com/datasets/{ref}", "status": "Ok"}
 
     def api_SaveKernel(self, body):
@@ -111,12 +130,36 @@ class FakeKaggle:
         return 200, {"ref": f"/code/{ref}", "url": f"https://www.kaggle.com/code/{ref}", "versionNumber": version}
 
     def api_GetKernelSessionStatus(self, body):
-        status = self.kernel_statuses[min(self._status_polls, len(self.kernel_statuses) - 1)]
-        self._status_polls += 1
+        polls, self._status_polls = self._status_polls, self._status_polls + 1
+        versions = len(self.kernels.get(f"{body.get('userName')}/{body.get('kernelSlug')}", []))
+        if polls < self.kernel_status_lag and versions > 1:
+            return 200, {"status": self.previous_kernel_status}
+        if versions > 1:
+            polls -= self.kernel_status_lag
+        status = self.kernel_statuses[min(polls, len(self.kernel_statuses) - 1)]
         reply = {"status": status}
         if status == "ERROR" and self.kernel_failure:
             reply["failureMessage"] = self.kernel_failure
         return 200, reply
+
+    def kernel_output(self, ref: str) -> dict:
+        """{name: bytes} of the newest version's output: `output_files`, else what the inference kernel writes."""
+        if self.output_files is not None:
+            return self.output_files
+        text = (self.kernels.get(ref) or [{}])[-1].get("text") or ""
+        match = re.search(r"^PUSH_SETTINGS = (\{.*\})", text, re.MULTILINE)
+        settings = ast.literal_eval(match.group(1)) if match else {}
+        return {"submission.csv": b"id,winner_model_a,winner_model_b,winner_tie\n136060,0.3,0.3,0.4\n",
+                "inference_report.json": json.dumps({"push_id": settings.get("push_id"), "rows": 1,
+                                                     "skipped_rows": 0, "nonfinite_reruns": 0}).encode()}
+
+    def api_ListKernelSessionOutput(self, body):
+        ref = f"{body.get('userName')}/{body.get('kernelSlug')}"
+        if ref not in self.kernels:
+            return 404, {"code": 404, "message": f"Kernel {ref} not found"}
+        self.served = {f"/kernel-output/{name}": data for name, data in self.kernel_output(ref).items()}
+        files = [{"fileName": name, "url": f"http://localhost/kernel-output/{name}"} for name in self.kernel_output(ref)]
+        return 200, {"files": files, "log": "[{\"data\": \"kernel log\"}]"}
 
     def api_DownloadDataFiles(self, body):
         return 302, None
@@ -180,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = self._target()
+        if path in self.fake.served:
+            return self._reply(200, self.fake.served[path], content_type="application/octet-stream")
         if path == urlsplit(ZIP_URL).path:
             data = self.fake.competition_zip
             return self._reply(200, data, content_type="application/zip")

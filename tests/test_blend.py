@@ -13,9 +13,10 @@ from lmsys.data import LABEL_COLUMNS
 from lmsys.gbm.model import train_features_model
 from lmsys.evaluate.metrics import log_loss
 from lmsys.evaluate.submission import validate_file
+from conftest import REAL_TEST_PATH, REAL_TRAIN_PATH
 
-TRAIN = "../shared/data/train_sample.csv"
-TEST = "../shared/data/test.csv"
+TRAIN = REAL_TRAIN_PATH
+TEST = REAL_TEST_PATH
 FAST = {"n_splits": 3, "max_rounds": 60, "early_stopping_rounds": 10, "learning_rate": 0.1, "inner_fold": 4}
 
 
@@ -98,7 +99,7 @@ def test_missing_or_broken_val_predictions_are_named(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def two_feature_dirs(tmp_path_factory):
+def two_feature_dirs(real_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("blend")
     raw = pd.read_csv(TRAIN, dtype=str, keep_default_na=False)
     csv = tmp / "train.csv"
@@ -112,7 +113,7 @@ def two_feature_dirs(tmp_path_factory):
     return dirs
 
 
-def test_blend_writes_a_valid_submission_and_its_parameters(two_feature_dirs, tmp_path):
+def test_blend_writes_a_valid_submission_and_its_parameters(real_data, two_feature_dirs, tmp_path):
     out = tmp_path / "sub" / "submission.csv"
     params = blend(two_feature_dirs, TEST, str(out))  # predicts through lmsys.predict.predict_proba
     sub = validate_file(str(out), TEST)
@@ -125,7 +126,7 @@ def test_blend_writes_a_valid_submission_and_its_parameters(two_feature_dirs, tm
     assert os.path.basename(blend_params_path(out)) == "submission.blend.json"
 
 
-def test_blend_output_is_the_weighted_mean_of_the_models_predictions(two_feature_dirs, tmp_path):
+def test_blend_output_is_the_weighted_mean_of_the_models_predictions(real_data, two_feature_dirs, tmp_path):
     calls = []
 
     def fake_predict(model_dir, df):
@@ -143,7 +144,7 @@ def test_blend_output_is_the_weighted_mean_of_the_models_predictions(two_feature
     assert set(calls) <= set(two_feature_dirs)
 
 
-def test_a_model_predicting_the_wrong_shape_is_named_and_nothing_is_written(two_feature_dirs, tmp_path):
+def test_a_model_predicting_the_wrong_shape_is_named_and_nothing_is_written(real_data, two_feature_dirs, tmp_path):
     out = tmp_path / "s.csv"
     with pytest.raises(ValueError, match="predicted shape"):
         blend(two_feature_dirs, TEST, str(out), predict_fn=lambda d, df: np.ones((len(df) + 1, 3)) / 3)

@@ -5,12 +5,13 @@ import pandas as pd
 import pytest
 
 from lmsys.data import DataError, load_competition_csv, parse_turns
+from conftest import REAL_TEST_PATH, REAL_TRAIN_PATH
 
-REAL_TRAIN = "../shared/data/train_sample.csv"
-REAL_TEST = "../shared/data/test.csv"
+REAL_TRAIN = REAL_TRAIN_PATH
+REAL_TEST = REAL_TEST_PATH
 
 
-def test_real_train_rows_parse_with_their_known_counts():
+def test_real_train_rows_parse_with_their_known_counts(real_data):
     df = load_competition_csv(REAL_TRAIN)
     report = df.attrs["report"]
     assert len(df) == 999
@@ -21,7 +22,7 @@ def test_real_train_rows_parse_with_their_known_counts():
     assert all(isinstance(t, str) for col in ("prompt", "response_a", "response_b") for turns in df[col] for t in turns)
 
 
-def test_real_test_rows_parse():
+def test_real_test_rows_parse(real_data):
     df = load_competition_csv(REAL_TEST)
     assert len(df) == 3 and "class_label" not in df.columns
     assert df["id"].tolist() == [136060, 211333, 1233961]

@@ -98,32 +98,32 @@ from lmsys.data import load_competition_csv
 from lmsys.models import predict_proba
 from lmsys.siamese.train import default_config, train_model
 
-rows = pd.read_csv("../shared/data/train_sample.csv").head(160)
+rows = pd.read_csv(sys.argv[3]).head(160)
 rows.to_csv(sys.argv[2] + "/train.csv", index=False)
 tiny = dict(default_config("tiny").tiny_backbone, dropout=0.0)
 config = default_config("tiny", epochs=1, sequence_length=64, buckets=[32], batch_size=8, dropout=0.0,
                         precision="float32", tiny_backbone=tiny)
 metrics = train_model(config, sys.argv[2] + "/train.csv", sys.argv[2] + "/model", verbose=0)
-probs = predict_proba(sys.argv[2] + "/model", load_competition_csv("../shared/data/test.csv"), verbose=0)
+probs = predict_proba(sys.argv[2] + "/model", load_competition_csv(sys.argv[4]), verbose=0)
 print("RESULT " + json.dumps({"val": metrics["val_log_loss"], "probs": probs.tolist()}))
 """
 
 
-def _pipeline(devices: int, out_dir) -> dict:
+def _pipeline(devices: int, out_dir, real_data) -> dict:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
                PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", PIPELINE, str(devices), str(out_dir)], env=env, cwd=root,
+    proc = subprocess.run([sys.executable, "-c", PIPELINE, str(devices), str(out_dir), real_data.train, real_data.test], env=env, cwd=root,
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert f"{devices} device(s)" in proc.stdout
     return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][len("RESULT "):])
 
 
-def test_train_and_predict_over_two_devices_match_one_device(tmp_path):
+def test_train_and_predict_over_two_devices_match_one_device(real_data, tmp_path):
     """The whole pipeline (bucketed split-form batches, filler rows, TTA) under DataParallel."""
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    one, two = _pipeline(1, tmp_path / "one"), _pipeline(2, tmp_path / "two")
+    one, two = _pipeline(1, tmp_path / "one", real_data), _pipeline(2, tmp_path / "two", real_data)
     assert abs(one["val"] - two["val"]) < 1e-4, (one["val"], two["val"])
     np.testing.assert_allclose(two["probs"], one["probs"], atol=1e-4)

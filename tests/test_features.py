@@ -7,12 +7,13 @@ import pytest
 from lmsys.data import load_competition_csv
 from lmsys.gbm.features import SIDE_FEATURES, TfidfState, build_features, feature_names, swap_features
 from lmsys.data import swap_frame
+from conftest import REAL_TRAIN_PATH
 
-TRAIN = "../shared/data/train_sample.csv"
+TRAIN = REAL_TRAIN_PATH
 
 
 @pytest.fixture(scope="module")
-def real():
+def real(real_data):
     return load_competition_csv(TRAIN).head(120).reset_index(drop=True)
 
 
@@ -25,21 +26,21 @@ def col(x, name):
     return x[:, feature_names().index(name)]
 
 
-def test_matrix_has_one_finite_column_per_feature_name(real):
+def test_matrix_has_one_finite_column_per_feature_name(real_data, real):
     x = build_features(real, TfidfState.fit(real))
     assert x.shape == (len(real), len(feature_names()))
     assert len(set(feature_names())) == len(feature_names())
     assert np.isfinite(x).all()
 
 
-def test_swapped_rows_features_are_the_column_permutation_of_the_originals(real):
+def test_swapped_rows_features_are_the_column_permutation_of_the_originals(real_data, real):
     tfidf = TfidfState.fit(real)
     x, xs = build_features(real, tfidf), build_features(swap_frame(real), tfidf)
     np.testing.assert_array_equal(swap_features(x), xs)
     assert not np.array_equal(x, xs)  # the permutation is not the identity on real rows
 
 
-def test_swap_frame_swaps_responses_models_and_labels(real):
+def test_swap_frame_swaps_responses_models_and_labels(real_data, real):
     s = swap_frame(real)
     assert s["response_a"].tolist() == real["response_b"].tolist()
     assert s["model_b"].tolist() == real["model_a"].tolist()
@@ -77,13 +78,13 @@ def test_tfidf_similarity_is_higher_for_the_response_that_echoes_the_prompt():
     assert col(x, "a_jaccard")[0] > col(x, "b_jaccard")[0]
 
 
-def test_a_rows_features_do_not_depend_on_the_rows_built_with_it(real):
+def test_a_rows_features_do_not_depend_on_the_rows_built_with_it(real_data, real):
     tfidf = TfidfState.fit(real)
     alone = build_features(real.iloc[[5]].reset_index(drop=True), tfidf)
     np.testing.assert_array_equal(alone[0], build_features(real, tfidf)[5])
 
 
-def test_tfidf_state_survives_its_json_form(real):
+def test_tfidf_state_survives_its_json_form(real_data, real):
     tfidf = TfidfState.fit(real)
     again = TfidfState.from_dict(tfidf.to_dict())
     np.testing.assert_array_equal(build_features(real, tfidf), build_features(real, again))
@@ -102,7 +103,7 @@ def test_missing_text_column_is_named():
         build_features(pd.DataFrame({"prompt": [["q"]]}), TfidfState({"q": 0}, [1.0]))
 
 
-def test_multi_turn_rows_count_turns(real):
+def test_multi_turn_rows_count_turns(real_data, real):
     multi = real[real["prompt"].map(len) > 1].head(3).reset_index(drop=True)
     assert len(multi)
     x = build_features(multi, TfidfState.fit(real))

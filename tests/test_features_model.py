@@ -13,9 +13,10 @@ from lmsys.data import swap_frame
 from lmsys.gbm.model import (DEFAULT_PARAMS, cross_validate, load_model, model_params, predict_proba,
                                   train_features_model)
 from lmsys.evaluate.metrics import log_loss
+from conftest import REAL_TEST_PATH, REAL_TRAIN_PATH
 
-TRAIN = "../shared/data/train_sample.csv"
-TEST = "../shared/data/test.csv"
+TRAIN = REAL_TRAIN_PATH
+TEST = REAL_TEST_PATH
 FAST = {"n_splits": 3, "max_rounds": 80, "early_stopping_rounds": 10, "learning_rate": 0.1, "inner_fold": 4}
 
 
@@ -27,7 +28,7 @@ def write_head(tmp_path, n, name="train.csv"):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(real_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("features")
     csv = write_head(tmp, 300)
     out = tmp / "model"
@@ -35,7 +36,7 @@ def trained(tmp_path_factory):
     return str(out), csv, metrics
 
 
-def test_model_dir_holds_config_metrics_oof_predictions_and_model(trained):
+def test_model_dir_holds_config_metrics_oof_predictions_and_model(real_data, trained):
     out, csv, metrics = trained
     assert sorted(os.listdir(out)) == ["config.json", "metrics.json", "model.txt", "tfidf.json", "val_predictions.csv"]
     config = Config.load(out)
@@ -49,7 +50,7 @@ def test_model_dir_holds_config_metrics_oof_predictions_and_model(trained):
     assert saved["epochs"] is None and len(saved["fold_log_loss"]) == 3
 
 
-def test_val_predictions_are_the_oof_probabilities_of_every_training_row(trained):
+def test_val_predictions_are_the_oof_probabilities_of_every_training_row(real_data, trained):
     out, csv, metrics = trained
     val = pd.read_csv(os.path.join(out, "val_predictions.csv"))
     df = load_competition_csv(csv)
@@ -61,7 +62,7 @@ def test_val_predictions_are_the_oof_probabilities_of_every_training_row(trained
     assert log_loss(val["class_label"].to_numpy(), probs) == pytest.approx(metrics["val_log_loss"], abs=1e-6)
 
 
-def test_predicting_swapped_rows_gives_the_swapped_probabilities(trained):
+def test_predicting_swapped_rows_gives_the_swapped_probabilities(real_data, trained):
     out, csv, _ = trained
     df = load_competition_csv(csv).head(60)
     p, ps = predict_proba(out, df), predict_proba(out, swap_frame(df))
@@ -69,14 +70,14 @@ def test_predicting_swapped_rows_gives_the_swapped_probabilities(trained):
     assert np.abs(p[:, 0] - p[:, 1]).max() > 1e-3  # not trivially symmetric by predicting A == B
 
 
-def test_without_tta_the_swapped_prediction_differs_so_the_tta_test_can_fail(trained):
+def test_without_tta_the_swapped_prediction_differs_so_the_tta_test_can_fail(real_data, trained):
     out, csv, _ = trained
     df = load_competition_csv(csv).head(60)
     p, ps = predict_proba(out, df, tta=False), predict_proba(out, swap_frame(df), tta=False)
     assert np.abs(ps - p[:, [1, 0, 2]]).max() > 1e-6
 
 
-def test_predicts_the_real_test_csv_with_rows_summing_to_one(trained):
+def test_predicts_the_real_test_csv_with_rows_summing_to_one(real_data, trained):
     out, _, _ = trained
     test = load_competition_csv(TEST)
     p = predict_proba(out, test)
@@ -85,7 +86,7 @@ def test_predicts_the_real_test_csv_with_rows_summing_to_one(trained):
     assert ((p > 0) & (p < 1)).all()
 
 
-def test_scored_fold_never_influences_its_own_predictions():
+def test_scored_fold_never_influences_its_own_predictions(real_data):
     """Relabel every row of fold 0: the out-of-fold predictions of fold 0 must not move."""
     df = load_competition_csv(TRAIN).head(240).reset_index(drop=True)
     params = model_params(Config(model_type="features", extra=FAST))
@@ -111,7 +112,7 @@ def test_unknown_parameter_is_an_error_naming_it():
         model_params(Config(model_type="features", extra={"num_leafs": 3}))
 
 
-def test_too_few_rows_fails_before_writing_and_keeps_the_old_dir(tmp_path, trained):
+def test_too_few_rows_fails_before_writing_and_keeps_the_old_dir(real_data, tmp_path, trained):
     csv = write_head(tmp_path, 6)
     out = tmp_path / "model"
     out.mkdir()

@@ -1,13 +1,19 @@
 """The real `kaggle` client, run as a subprocess against the fake server (tests/fake_kaggle.py)."""
 
+import hashlib
+import json
 import os
 
 
 from fake_kaggle import FAKE_KEY, FAKE_USER, fake_kaggle  # noqa: F401 (fixture)
 from lmsys.kaggle import workflows
+from conftest import REAL_TEST_PATH
 
 TRAIN_HEADER = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
-TEST_CSV = "../shared/data/test.csv"
+TEST_CSV = REAL_TEST_PATH
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def competition_files():
@@ -33,7 +39,7 @@ def make_model_dir(root):
     return model
 
 
-def test_download_unzips_and_checks_competition_files(fake_kaggle, tmp_path):
+def test_download_unzips_and_checks_competition_files(real_data, fake_kaggle, tmp_path):
     files = competition_files()
     fake_kaggle.set_competition_files(files)
     paths = workflows.download(tmp_path / "data")
@@ -60,7 +66,10 @@ def test_push_model_creates_then_versions_with_the_exact_bytes(fake_kaggle, tmp_
     assert (created["ownerSlug"], created["slug"], created["title"]) == (FAKE_USER, "lmsys-arena-model", "lmsys arena model")
     assert created["licenseName"] == "CC0-1.0" and created["isPrivate"] is True
     files = fake_kaggle.datasets[ref][0]["files"]
-    assert set(files) == {"config.json", "classifier.weights.h5", "preset.zip"}
+    assert set(files) == {"config.json", "classifier.weights.h5", "preset.zip", "model_stamp.json"}
+    config = json.loads((model / "config.json").read_text())
+    expected_hash = hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    assert json.loads(files["model_stamp.json"])["config_sha256"] == expected_hash
     assert files["config.json"] == (model / "config.json").read_bytes()
     assert files["classifier.weights.h5"] == (model / "classifier.weights.h5").read_bytes()
     assert zip_members(files["preset.zip"]) == {
@@ -120,8 +129,8 @@ def test_push_infer_kernel_is_offline_with_code_model_and_competition_sources(fa
     assert sent["enableGpu"] is True and sent["enableTpu"] is False and sent["machineShape"] == "NvidiaTeslaT4"
     assert sent["datasetDataSources"] == [f"{FAKE_USER}/lmsys-arena-code", f"{FAKE_USER}/lmsys-arena-model"]
     assert sent["competitionDataSources"] == ["lmsys-chatbot-arena"]
-    with open(os.path.join(workflows.KERNELS_DIR, "infer", "infer.py"), encoding="utf-8") as fh:
-        assert sent["text"] == fh.read()
+    with open(os.path.join(REPO, "kernels", "infer", "infer.py"), encoding="utf-8") as fh:
+        assert sent["text"] == fh.read()  # the file tests/test_kernels.py runs end to end
     assert sent["language"] == "python" and sent["kernelType"] == "script"
 
 
@@ -129,7 +138,7 @@ def test_push_train_kernel_on_tpu_sets_tpu_metadata(fake_kaggle):
     ref, version = workflows.push_kernel("train", accelerator="tpu")
     sent = fake_kaggle.requests_for("SaveKernel")[0]
     assert sent["enableTpu"] is True and sent["enableGpu"] is False and sent["machineShape"] == "TpuV5E8"
-    assert sent["modelDataSources"] == ["keras/deberta_v3/keras/deberta_v3_extra_small_en/2"]
+    assert sent["modelDataSources"] == ["keras/deberta_v3/keras/deberta_v3_extra_small_en/3"]
     assert ref == f"{FAKE_USER}/lmsys-arena-train"
 
 

@@ -1,6 +1,7 @@
 """Metadata is checked before anything is uploaded; kernels find their inputs by content."""
 
 import json
+import os
 import zipfile
 
 import pytest
@@ -69,3 +70,61 @@ def test_kernel_inputs_are_found_by_content_and_zipped_folders_extracted(tmp_pat
         find_model_dir(comp, tmp_path / "work2")
     with pytest.raises(KernelInputError, match="no keras-hub preset"):
         find_preset_dir(inp / "competitions")
+
+
+def test_checkout_kernels_are_the_rendered_bootstrap():
+    """kernels/<kind>/<kind>.py are generated (`invoke kernels`); an edit there instead of the bootstrap fails here."""
+    from lmsys.kaggle.metadata import CHECKOUT_KERNELS_DIR, KERNEL_KINDS, render_kernel
+
+    for kind in KERNEL_KINDS:
+        with open(os.path.join(CHECKOUT_KERNELS_DIR, kind, f"{kind}.py"), encoding="utf-8") as fh:
+            assert fh.read() == render_kernel(kind)
+        assert f'KIND = "{kind}"' in render_kernel(kind) and "__KIND__" not in render_kernel(kind)
+
+
+def test_kernel_code_and_metadata_come_from_an_installed_package_without_a_checkout(tmp_path):
+    """push-kernel needs no kernels/ folder beside the package: a copy of lmsys alone renders both kernels."""
+    import shutil
+    import subprocess
+    import sys
+
+    import lmsys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(os.path.dirname(lmsys.__file__), site / "lmsys", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import lmsys, sys; from lmsys.kaggle.metadata import kernel_metadata, render_kernel; "
+            "assert lmsys.__file__.startswith(sys.argv[1]), lmsys.__file__; "
+            "print(kernel_metadata('infer', 'someone')['id'], len(render_kernel('train')) > 1000)")
+    proc = subprocess.run([sys.executable, "-c", code, str(site)], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["someone/lmsys-arena-infer", "True"]
+
+
+def test_newer_kaggle_model_mounts_and_deeper_folders_are_found(tmp_path):
+    """/kaggle/input/models/<owner>/<model>/<framework>/<variation>/<version> is 6 levels down on its own."""
+    inp = tmp_path / "input"
+    preset = inp / "models" / "keras" / "deberta_v3" / "keras" / "deberta_v3_extra_small_en" / "3"
+    preset.mkdir(parents=True)
+    (preset / "config.json").write_text(json.dumps({"class_name": "DebertaV3Backbone"}))
+    (preset / "metadata.json").write_text("{}")
+    assert find_preset_dir(inp) == str(preset)
+    # an lmsys model directory one level below such a mount (a Kaggle Model made from a model directory)
+    model = inp / "models" / "someone" / "lmsys-arena" / "keras" / "default" / "1" / "model"
+    model.mkdir(parents=True)
+    Config().save(model)
+    assert find_model_dir(inp, tmp_path / "work") == str(model)
+    comp = inp / "competitions" / "llm-classification-finetuning"
+    comp.mkdir(parents=True)
+    (comp / "test.csv").write_text("id,prompt,response_a,response_b\n")
+    (inp / "other").mkdir()
+    (inp / "other" / "test.csv").write_text("id,prompt,response_a,response_b\n")
+    assert find_competition_dir(inp) == str(comp)  # the live competition's folder wins over another test.csv
+
+
+def test_kernel_metadata_names_the_competition_given():
+    assert kernel_metadata("infer", "someone", competition="llm-classification-finetuning")[
+        "competition_sources"] == ["llm-classification-finetuning"]
+    assert kernel_metadata("infer", "someone")["competition_sources"] == ["lmsys-chatbot-arena"]
+    with pytest.raises(MetadataError, match="competition slug"):
+        kernel_metadata("infer", "someone", competition="Bad Slug")

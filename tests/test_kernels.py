@@ -13,10 +13,11 @@ import lmsys
 from lmsys.config import Config
 from lmsys.kaggle.kernel_main import main_train, run_train
 from lmsys.evaluate.submission import validate_file
+from conftest import REAL_TEST_PATH, REAL_TRAIN_PATH
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_SAMPLE = "../shared/data/train_sample.csv"
-TEST_CSV = "../shared/data/test.csv"
+TRAIN_SAMPLE = REAL_TRAIN_PATH
+TEST_CSV = REAL_TEST_PATH
 
 
 def kaggle_input(root, model_dir):
@@ -81,9 +82,10 @@ def run_kernel(kind, *args, cwd):
     return proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (_has("lmsys.train", "train_model") and _has("lmsys.predict", "predict_file")),
                     reason="lmsys.train.train_model / lmsys.predict.predict_file not there yet")
-def test_training_then_inference_kernel_write_a_valid_submission_offline(tmp_path):
+def test_training_then_inference_kernel_write_a_valid_submission_offline(real_data, tmp_path):
     """Training kernel (tiny, 160 real rows) -> model dir; inference kernel (a subprocess) on it, laid out as
     uploaded -> a valid submission."""
     train_in = tmp_path / "train-input" / "lmsys-chatbot-arena"
@@ -105,11 +107,13 @@ def test_training_then_inference_kernel_write_a_valid_submission_offline(tmp_pat
     # the attached wheel was installed offline into a private folder, before lmsys was imported
     assert "installed from the code dataset: lmsys_probe-1.0-py3-none-any.whl" in log
     assert (tmp_path / "tmp" / "lmsys-wheels" / "lmsys_probe.py").read_text() == "VERSION = '1.0'\n"
-    assert sorted(os.listdir(out)) == ["submission.csv"]  # nothing else lands in the kernel's output
+    # nothing else lands in the kernel's output
+    assert sorted(os.listdir(out)) == ["inference_report.json", "submission.csv"]
     sub = validate_file(out / "submission.csv", TEST_CSV)
     assert list(sub["id"]) == list(pd.read_csv(TEST_CSV)["id"])
 
 
+@pytest.mark.slow
 def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
     code = tmp_path / "input" / "lmsys-arena-code"
     code.mkdir(parents=True)
@@ -128,12 +132,12 @@ def test_attached_wheels_come_first_on_the_path_without_any_network(tmp_path):
     assert proc.stdout.splitlines()[-1] == f"2.0 {tmp_path / 'lmsys-wheels' / 'lmsys_probe.py'}"
 
 
-def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(monkeypatch, tmp_path):
-    import lmsys.train
+def test_tpu_training_resolves_bfloat16_without_pinning_it_for_inference(real_data, monkeypatch, tmp_path):
+    import lmsys.models
     from lmsys.devices.precision import policy_for_device
 
     seen = {}
-    monkeypatch.setattr(lmsys.train, "train_model", lambda config, csv, out: seen.update(config=config) or {})
+    monkeypatch.setattr(lmsys.models, "train_model", lambda config, csv, out: seen.update(config=config) or {})
     comp = tmp_path / "input" / "lmsys-chatbot-arena"
     comp.mkdir(parents=True)
     shutil.copy(TRAIN_SAMPLE, comp / "train.csv")

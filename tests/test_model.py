@@ -15,6 +15,14 @@ def classifier(tiny_parts):
     return build_classifier(config, backbone)
 
 
+@pytest.fixture(autouse=True)
+def _plain_inference_after_each_test(request):
+    """Tests that switch the shared classifier's inference mode leave it as they found it."""
+    yield
+    if "classifier" in request.fixturenames:
+        request.getfixturevalue("classifier").set_inference("tta")
+
+
 @pytest.fixture(scope="module")
 def real_pairs(tiny_parts, tiny_texts):
     from lmsys.siamese.tokens import tokenize_pairs
@@ -118,7 +126,7 @@ def test_a_preset_name_that_cannot_download_says_what_to_do_offline(monkeypatch)
     def offline(*args, **kwargs):  # what from_preset raises here: no route to Kaggle (never really tried)
         raise ConnectionError("Failed to resolve 'api.kaggle.com'")
 
-    monkeypatch.setattr(keras_hub.models.DebertaV3Tokenizer, "from_preset", offline)
+    monkeypatch.setattr(keras_hub.models.Tokenizer, "from_preset", offline)
     with pytest.raises(RuntimeError, match="deberta_v3_extra_small_en.*need internet.*--preset tiny"):
         load_tokenizer("deberta_v3_extra_small_en")
 
@@ -216,3 +224,42 @@ def test_swap_augmentation_exchanges_a_and_b_in_both_batch_forms(tiny_parts, cla
         np.testing.assert_allclose(augmented[flip], swapped_rows[flip], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(augmented[~flip], plain[~flip], rtol=1e-5, atol=1e-6)
         assert not np.allclose(swap_ab(plain[flip]), plain[flip])  # a real exchange, not a no-op
+
+
+def test_one_pass_swap_tta_equals_the_two_pass_tta(tiny_parts, classifier, real_pairs):
+    """Each option encoded once, the head on [A, B] and [B, A], gives what predicting the swapped rows gave."""
+    from lmsys.data import swap_columns as swap_ab
+    from lmsys.siamese.predict import predict_pairs, predict_pairs_with_tta
+
+    config = tiny_parts[0]
+    classifier.set_inference("plain")
+    plain = predict_pairs(classifier, real_pairs, config)
+    two_pass = 0.5 * (plain + swap_ab(predict_pairs(classifier, real_pairs.swapped(), config)))
+    assert np.abs(two_pass - plain).max() > 1e-3  # the swap really changes the prediction
+    one_pass = predict_pairs_with_tta(classifier, real_pairs, config, tta=True)
+    np.testing.assert_allclose(one_pass, two_pass, rtol=0, atol=1e-6)
+    classifier.set_inference("tta")  # what fit's validation computes, averaged in float32 inside the model
+    np.testing.assert_allclose(predict_pairs(classifier, real_pairs, config), two_pass, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(predict_pairs_with_tta(classifier, real_pairs, config, tta=False), plain, atol=1e-7)
+
+
+def test_validation_metrics_count_only_the_real_rows_of_a_padded_batch(tiny_parts, classifier, real_pairs):
+    """Filler rows (weight 0) keep a batch's shape fixed; the log loss and accuracy Keras reports ignore them."""
+    from lmsys.evaluate.metrics import log_loss
+    from lmsys.siamese.batching import pad_batch
+    from lmsys.siamese.model import compile_classifier
+
+    config = tiny_parts[0].replace(label_smoothing=0.0)
+    compile_classifier(classifier, config, total_steps=10)
+    rows = np.r_[np.arange(6), np.zeros(10, dtype=int)]  # 6 real rows, then 10 repeats of row 0 as filler
+    x = pad_batch(real_pairs, rows, config.sequence_length)
+    labels = np.array([0, 1, 2, 0, 1, 2] + [2] * 10)
+    y = np.eye(3, dtype="float32")[labels]
+    weights = (np.arange(16) < 6).astype("float32")
+    logs = classifier.evaluate(x, y, sample_weight=weights, batch_size=16, verbose=0, return_dict=True)
+    probs = np.asarray(classifier.predict_on_batch(x), dtype=np.float64)[:6]
+    assert abs(logs["log_loss"] - log_loss(labels[:6], probs)) < 1e-5, logs
+    assert abs(logs["loss"] - logs["log_loss"]) < 1e-5, logs
+    assert abs(logs["accuracy"] - np.mean(probs.argmax(1) == labels[:6])) < 1e-6, logs
+    everything = log_loss(labels, np.asarray(classifier.predict_on_batch(x), dtype=np.float64))
+    assert abs(everything - log_loss(labels[:6], probs)) > 1e-3  # counting the filler would have shown

@@ -11,8 +11,9 @@ from matplotlib import image as mpimg
 from lmsys.config import Config
 from lmsys.data import LABEL_COLUMNS
 from lmsys.evaluate.report import DPI, FIGSIZE, calibration_curve, find_model_dirs, models_table, run_report
+from conftest import REAL_TEST_PATH, REAL_TRAIN_PATH
 
-TRAIN = "../shared/data/train_sample.csv"
+TRAIN = REAL_TRAIN_PATH
 SIZE = (int(FIGSIZE[1] * DPI), int(FIGSIZE[0] * DPI))  # (height, width) in pixels
 
 
@@ -46,7 +47,7 @@ def assert_png(path):
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(real_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     root = tmp / "models"
     make_model_dir(root / "siamese-tiny", seed=1, log_loss=1.0512)
@@ -56,14 +57,14 @@ def report(tmp_path_factory):
     return tmp, written
 
 
-def test_every_plot_is_a_real_png_of_the_expected_size(report):
+def test_every_plot_is_a_real_png_of_the_expected_size(real_data, report):
     tmp, written = report
     for name in ("models", "winners", "training_curves", "calibration"):
         assert written[name] == str(tmp / "reports" / f"{name}.png")
         assert_png(written[name])
 
 
-def test_models_table_has_one_row_per_model_dir_with_its_figures(report):
+def test_models_table_has_one_row_per_model_dir_with_its_figures(real_data, report):
     tmp, written = report
     text = open(written["table"], encoding="utf-8").read()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "models" in line]
@@ -74,7 +75,7 @@ def test_models_table_has_one_row_per_model_dir_with_its_figures(report):
     assert TRAIN in text
 
 
-def test_without_histories_or_predictions_only_the_data_plots_and_table_are_written(tmp_path):
+def test_without_histories_or_predictions_only_the_data_plots_and_table_are_written(real_data, tmp_path):
     d = tmp_path / "models" / "bare"
     os.makedirs(d)
     Config(model_type="features").save(d)
@@ -112,6 +113,6 @@ def test_calibration_curve_of_perfectly_calibrated_bins():
     assert count.tolist() == [100, 100, 100]
 
 
-def test_a_test_csv_is_refused_for_the_data_plots(tmp_path):
+def test_a_test_csv_is_refused_for_the_data_plots(real_data, tmp_path):
     with pytest.raises(ValueError, match="needs a train csv"):
-        run_report(train_csv="../shared/data/test.csv", model_dirs=[], out_dir=str(tmp_path))
+        run_report(train_csv=REAL_TEST_PATH, model_dirs=[], out_dir=str(tmp_path))

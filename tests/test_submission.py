@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from lmsys.evaluate.submission import SubmissionError, make_submission, validate_file, validate_submission, write_submission
+from conftest import REAL_TEST_PATH
 
 IDS = np.array([136060, 211333, 1233961])
 
@@ -11,11 +12,11 @@ def _good():
     return make_submission(IDS, [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [1 / 3, 1 / 3, 1 / 3]])
 
 
-def test_a_good_submission_passes_and_is_written(tmp_path):
+def test_a_good_submission_passes_and_is_written(real_data, tmp_path):
     out = tmp_path / "sub" / "submission.csv"
     write_submission(_good(), out, IDS)
     assert pd.read_csv(out).columns.tolist() == ["id", "winner_model_a", "winner_model_b", "winner_tie"]
-    assert validate_file(out, "../shared/data/test.csv") is not None
+    assert validate_file(out, REAL_TEST_PATH) is not None
 
 
 def _broken(kind):
@@ -69,8 +70,8 @@ def test_each_malformed_submission_is_rejected_and_nothing_is_written(tmp_path, 
     assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
 
 
-def test_validate_file_reports_an_unreadable_file(tmp_path):
+def test_validate_file_reports_an_unreadable_file(real_data, tmp_path):
     bad = tmp_path / "s.csv"
     bad.write_bytes(b"")
     with pytest.raises(SubmissionError, match="not a readable CSV"):
-        validate_file(bad, "../shared/data/test.csv")
+        validate_file(bad, REAL_TEST_PATH)

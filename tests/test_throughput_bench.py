@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REAL_TRAIN
+from conftest import REAL_TRAIN_PATH as REAL_TRAIN
 
 SCRIPT = os.path.join("bench", "throughput.py")
 MICRO = ["--config", "micro", "--sequence-length", "48", "--buckets", "24", "--batch-size", "4", "--steps", "2",
@@ -30,7 +30,7 @@ def bench():
 
 
 @pytest.fixture(scope="module")
-def saved_ids(bench, tmp_path_factory):
+def saved_ids(real_data, bench, tmp_path_factory):
     """Token ids of the first 30 real rows, tokenized as --tokenize does and saved as --save-ids does."""
     args = bench.parse_args(["--tokenize", "--csv", REAL_TRAIN, "--rows", "30", "--vocab", "300",
                              "--sequence-length", "48"])
@@ -39,7 +39,7 @@ def saved_ids(bench, tmp_path_factory):
     return path
 
 
-def test_tokenized_ids_round_trip_with_special_tokens_and_length_approximations(bench, saved_ids):
+def test_tokenized_ids_round_trip_with_special_tokens_and_length_approximations(real_data, bench, saved_ids):
     arrays = bench.load_ids(saved_ids)
     pairs = bench.pairs_from(arrays)
     assert len(pairs) == 30 and len(arrays["labels"]) == 30
@@ -62,7 +62,7 @@ def test_missing_ids_file_names_the_path_and_how_to_make_it(bench, tmp_path):
         bench.load_ids(str(tmp_path / "nope.npz"))
 
 
-def test_ids_run_without_tensorflow_prints_every_figure(saved_ids, tmp_path):
+def test_ids_run_without_tensorflow_prints_every_figure(real_data, saved_ids, tmp_path):
     """TensorFlow shadowed by packages that fail to import, in this process and in the script's children."""
     for name in ("tensorflow", "tensorflow_text"):
         (tmp_path / name).mkdir()

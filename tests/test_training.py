@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REAL_TEST, REAL_TRAIN
+from conftest import REAL_TEST_PATH as REAL_TEST, REAL_TRAIN_PATH as REAL_TRAIN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = dict(sequence_length=64, buckets=[32], batch_size=16, precision="float32")
@@ -19,6 +19,12 @@ def _env():
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def _invoke(cwd, *args):
+    """The project's invoke with the checkout's tasks.py, run from `cwd`."""
+    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "invoke"), "--search-root", REPO, *args],
+                          cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
 
 
 def test_two_training_steps_then_save_and_load_give_identical_predictions(tiny_parts, tiny_texts, tmp_path):
@@ -64,33 +70,29 @@ def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(tmp_path):
     assert (history["val_loss"] - history["val_log_loss"]).abs().max() < 0.02, history
 
 
-def test_invoke_train_then_predict_on_the_real_rows_writes_a_valid_submission(tmp_path):
+def test_invoke_train_then_predict_on_the_real_rows_writes_a_valid_submission(real_data, tmp_path):
     model = tmp_path / "model"
     out = tmp_path / "sub" / "submission.csv"
-    train = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "invoke"), "train", "--data", REAL_TRAIN, "--preset", "tiny",
-         "--out", str(model), "--epochs", "1", "--sequence-length", "64", "--batch-size", "16",
-         "--swap-augment", "true"],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    # run from a scratch folder, as a user may: models/LAST and any default output land there, never in the checkout
+    train = _invoke(tmp_path, "train", "--data", os.path.abspath(REAL_TRAIN), "--preset", "tiny", "--out", str(model),
+                    "--epochs", "1", "--sequence-length", "64", "--batch-size", "16", "--swap-augment", "true")
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
     files = set(os.listdir(model))
     assert {"config.json", "model.json", "history.csv", "metrics.json", "val_predictions.csv"} <= files
     metrics = json.loads((model / "metrics.json").read_text())
     for key in ("val_log_loss", "val_accuracy", "prior_log_loss", "epochs", "wall_time_s", "rows_per_s"):
         assert metrics[key] is not None
-    predict = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "invoke"), "predict", "--model", str(model), "--data", REAL_TEST,
-         "--out", str(out)], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert (tmp_path / "models" / "LAST").read_text().strip() == str(model)
+    predict = _invoke(tmp_path, "predict", "--data", os.path.abspath(REAL_TEST), "--out", str(out))  # the LAST model
     assert predict.returncode == 0, predict.stdout[-3000:] + predict.stderr[-3000:]
     sub = pd.read_csv(out)
     assert sub["id"].tolist() == [136060, 211333, 1233961]
     np.testing.assert_allclose(sub.iloc[:, 1:].sum(axis=1), 1.0, atol=1e-6)
-    check = subprocess.run([os.path.join(os.path.dirname(sys.executable), "invoke"), "validate", "--submission",
-                            str(out), "--data", REAL_TEST], cwd=REPO, env=_env(), capture_output=True, text=True)
+    check = _invoke(tmp_path, "validate", "--submission", str(out), "--data", os.path.abspath(REAL_TEST))
     assert check.returncode == 0 and "valid" in check.stdout
 
 
-def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(tmp_path):
+def test_a_killed_run_leaves_a_readable_model_and_resumes_from_its_last_epoch(real_data, tmp_path):
     from lmsys.config import Config
 
     model = tmp_path / "model"
@@ -142,7 +144,7 @@ def test_a_fresh_run_moves_an_earlier_run_aside_instead_of_mixing_with_it(tmp_pa
     assert set_aside_previous_run(empty) is None and empty.exists()  # nothing to move
 
 
-def test_resume_refuses_other_data_than_the_run_started_with(tmp_path):
+def test_resume_refuses_other_data_than_the_run_started_with(real_data, tmp_path):
     from lmsys.config import Config
     from lmsys.siamese.train import default_config, train_model
 

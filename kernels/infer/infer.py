@@ -1,15 +1,21 @@
-"""Kaggle inference kernel (internet off; installs only wheels attached to the code): writes <output>/submission.csv.
+"""Kaggle infer kernel. Generated from lmsys/kaggle/kernel_bootstrap.py by `invoke push-kernel` (and
+`invoke kernels`, which rewrites kernels/*/): edit that file, not this one.
 
-Thin on purpose: it only finds the `lmsys` code (the attached code dataset, else this checkout),
-then lmsys.kaggle.kernel_main does the work. Locally:
-    python kernels/infer/infer.py --input DIR --output DIR [--model DIR] [--test CSV]
-(or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR).
+Kaggle runs one file per kernel, so this bootstrap travels whole: it finds the `lmsys` code (the attached
+code dataset, else this checkout), installs the wheels attached beside it, and hands over to
+lmsys.kaggle.kernel_main (main_infer writes <output>/submission.csv; main_train leaves <output>/model).
+Locally: python kernels/infer/infer.py --input DIR --output DIR [--help]  (or LMSYS_INPUT_DIR / LMSYS_OUTPUT_DIR).
 """
 
 import os
 import sys
 import tempfile
 import zipfile
+
+KIND = "infer"
+# Filled in by push-kernel in the pushed copy (a script kernel gets no arguments or environment of ours):
+# allow_cpu -> LMSYS_ALLOW_CPU=1, push_id -> LMSYS_PUSH_ID (written into inference_report.json).
+PUSH_SETTINGS = {}
 
 
 def add_lmsys_to_path(input_dir):
@@ -44,6 +50,8 @@ def option(name, env, default, argv):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
+    for key, value in PUSH_SETTINGS.items():
+        os.environ.setdefault(f"LMSYS_{key.upper()}", "1" if value is True else str(value))
     code_dir = add_lmsys_to_path(option("--input", "LMSYS_INPUT_DIR", "/kaggle/input", argv))
     from lmsys.kaggle.wheels import install_attached_wheels  # imports no keras: the wheels come first
 
@@ -51,6 +59,6 @@ if __name__ == "__main__":
     import lmsys
 
     print(f"lmsys code: {os.path.dirname(os.path.abspath(lmsys.__file__))}", flush=True)
-    from lmsys.kaggle.kernel_main import main_infer
+    from lmsys.kaggle import kernel_main
 
-    main_infer(argv)
+    getattr(kernel_main, f"main_{KIND}")(argv)

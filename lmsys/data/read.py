@@ -12,6 +12,7 @@ import codecs
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +87,8 @@ def parse_turns(cell: str) -> tuple[list[str], int]:
     """
     try:
         value = json.loads(cell)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to parse; expected a flat JSON list of strings") from None
     except json.JSONDecodeError as exc:
         if cell.strip().lower() in ("", "nan", "none", "null"):
             raise ValueError(f"empty or missing cell ({cell!r}); expected a JSON list of strings") from None
@@ -104,6 +107,26 @@ def parse_turns(cell: str) -> tuple[list[str], int]:
         elif not isinstance(turn, str):
             raise ValueError(f"turn {i} is {type(turn).__name__}, expected a string or null")
     return ["" if t is None else t for t in value], nulls
+
+
+_INT_ID = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _parse_id(raw: str):
+    """(int, None) for an integer id read exactly from its text ("12" or "12.0"), else (None, the reason)."""
+    text = raw.strip()
+    if not _INT_ID.fullmatch(text):
+        if text and _FRACTION.fullmatch(text):
+            return None, f"id {text!r} is not an integer (it has a fractional part)"
+        return None, f"id {text!r} is not an integer"
+    value = int(text.split(".")[0])
+    if not INT64_MIN <= value <= INT64_MAX:
+        return None, f"id {text} is outside the 64-bit integer range"
+    return value, None
+
+
+_FRACTION = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _may_hold_surrogates(cell: str) -> bool:
@@ -157,14 +180,15 @@ def load_competition_csv(path, strict: bool = True) -> pd.DataFrame:
 
     report = ParseReport(path=path, kind=kind)
     bad: dict = {}
-    raw_ids = frame["id"].str.strip()
-    num_ids = pd.to_numeric(raw_ids, errors="coerce")
-    if num_ids.notna().all() and (num_ids % 1 == 0).all():
-        ids = num_ids.astype(np.int64).tolist()
-    else:
-        ids = [int(v) if v == v and float(v).is_integer() else raw_ids.iat[i] for i, v in enumerate(num_ids)]
-    for i in np.flatnonzero(num_ids.isna().to_numpy()):
-        _fail(path, f"#{i + 1} ({raw_ids.iat[i]!r})", "id", "id is not an integer", strict, bad)
+    ids = []  # exact Python ints; a row whose id is not one gets a label naming its line, never a wrong number
+    for i, raw in enumerate(frame["id"].tolist()):
+        value, reason = _parse_id(raw)
+        if reason is None:
+            ids.append(value)
+            continue
+        label = f"#{i + 1} ({raw.strip()!r})"
+        ids.append(label)
+        _fail(path, label, "id", reason, strict, bad)
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
         first = [ids[i] for i in np.flatnonzero(dup)][:5]

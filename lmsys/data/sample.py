@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lmsys.atomic import atomic_path
-from lmsys.data import LABEL_COLUMNS
+from lmsys.data.columns import LABEL_COLUMNS, TEST_COLUMNS
 
 SAMPLE_NOTE = "Using the built-in synthetic sample (no competition data given): results say nothing about the leaderboard."
 
@@ -114,7 +114,7 @@ def generate(n_train: int = 2000, n_test: int = 200, seed: int = 0) -> tuple[pd.
                      **{c: int(k == label) for k, c in enumerate(LABEL_COLUMNS)}})
     frame = pd.DataFrame(rows)
     train = frame.iloc[:n_train].reset_index(drop=True)
-    test = frame.iloc[n_train:][["id", "prompt", "response_a", "response_b"]].reset_index(drop=True)
+    test = frame.iloc[n_train:][list(TEST_COLUMNS)].reset_index(drop=True)
     return train, test
 
 

@@ -34,8 +34,9 @@ def common_rows(model_dirs):
     for frame in frames[1:]:
         ids = ids[ids.isin(frame["id"])]
     if len(ids) == 0:
-        raise ValueError(f"the validation predictions of {list(map(str, model_dirs))} share no id; "
-                         "blend weights need common rows")
+        raise ValueError(f"the validation predictions of {list(map(str, model_dirs))} share no id (were they "
+                         "trained on different data?); blend weights need common rows: pass --model only for "
+                         "directories trained on the same training csv")
     ids = np.sort(ids.to_numpy())
     probs, labels = [], None
     for d, frame in zip(model_dirs, frames):
@@ -140,16 +141,51 @@ def blend(model_dirs, test_csv, out_csv, temperature: bool = True, predict_fn=No
     return params
 
 
+def sharing_group(model_dirs, first=None):
+    """(chosen, left_out): the directories whose validation predictions share ids with each other, starting from
+    `first` (the last model trained) if it is among them, else the most recently trained one."""
+    def mtime(d):
+        return os.path.getmtime(os.path.join(d, VAL_PREDICTIONS_FILE))
+
+    first = os.path.abspath(first) if first else None
+    order = sorted(model_dirs, key=lambda d: (os.path.abspath(d) != first, -mtime(d)))
+    groups = []  # [dirs, ids common to all of them]
+    for d in order:
+        ids = set(read_val_predictions(d)["id"].tolist())
+        for group in groups:
+            if group[1] & ids:
+                group[0].append(d)
+                group[1] &= ids
+                break
+        else:
+            groups.append([[d], ids])
+    chosen = groups[0][0]
+    return chosen, [d for d in order if d not in chosen]
+
+
 def run_from_cli(model_dirs=None, test_csv=None, out="submission/blend.csv", temperature=True, models_root=None) -> dict:
-    """`invoke blend`: the given model dirs, else every one under models/ that has validation predictions."""
-    from lmsys.paths import MODELS_DIR, resolve_test_csv
+    """`invoke blend`: the given model dirs, else those under models/ that have validation predictions and share
+    validation rows with the last model trained (directories trained on other data are left out, and named)."""
+    from lmsys.paths import LAST_MODEL_FILE, MODELS_DIR, resolve_test_csv
     from lmsys.run_dir import find_model_dirs
 
+    try:
+        truthy = parse_bool(temperature)
+    except ValueError as exc:
+        raise ValueError(f"--temperature: {exc}") from None
     if not model_dirs:
         root = models_root or MODELS_DIR
         model_dirs = [d for d in find_model_dirs(root) if os.path.exists(os.path.join(d, VAL_PREDICTIONS_FILE))]
         if not model_dirs:
             raise FileNotFoundError(f"no model directory with {VAL_PREDICTIONS_FILE} under {root}/; "
                                     "train some first or pass --model DIR")
-    truthy = parse_bool(temperature)
+        last = None
+        if os.path.exists(LAST_MODEL_FILE):
+            with open(LAST_MODEL_FILE, encoding="utf-8") as fh:
+                last = fh.read().strip()
+        model_dirs, left_out = sharing_group(model_dirs, last)
+        if left_out:
+            print(f"blending {', '.join(model_dirs)} (they share validation rows); left out "
+                  f"{', '.join(left_out)}: no validation row in common with them (trained on other data). "
+                  "Pass --model DIR (repeated) to choose.")
     return blend(model_dirs, resolve_test_csv(test_csv), out, temperature=truthy)

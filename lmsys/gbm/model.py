@@ -16,7 +16,6 @@ Model directory (shared with the Siamese model): config.json, metrics.json, val_
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -27,12 +26,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lmsys.atomic import replace_dir, write_json
+from lmsys.atomic import output_mode, replace_dir, write_json
 from lmsys.config import Config
 from lmsys.data import load_competition_csv, swap_columns, swap_labels
 from lmsys.gbm.features import TfidfState, base_features, build_features, feature_names, swap_features, with_tfidf
 from lmsys.evaluate.metrics import class_prior, log_loss
-from lmsys.run_dir import METRICS_FILE, write_val_predictions
+from lmsys.run_dir import METRICS_FILE, set_aside_previous_run, write_val_predictions
 from lmsys.data.split import fold_ids
 
 MODEL_FILE = "model.txt"
@@ -178,6 +177,7 @@ def train_features_model(config: Config, train_csv: str, out_dir: str) -> dict:
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp.", dir=parent)
+    os.chmod(tmp_dir, output_mode(directory=True))  # mkdtemp gives 0700; a model dir gets the umask's mode
     try:
         config.replace(model_type="features", data=config.data or os.fspath(train_csv),
                        extra=params).save(tmp_dir)
@@ -185,6 +185,9 @@ def train_features_model(config: Config, train_csv: str, out_dir: str) -> dict:
         write_json(os.path.join(tmp_dir, TFIDF_FILE), tfidf.to_dict())
         write_val_predictions(tmp_dir, df["id"], cv["oof"], y)
         write_json(os.path.join(tmp_dir, METRICS_FILE), metrics)
+        aside = set_aside_previous_run(out_dir)  # an earlier run is kept beside, never deleted
+        if aside:
+            print(f"{out_dir} held an earlier run: moved to {aside}")
         replace_dir(tmp_dir, out_dir)
     finally:
         if os.path.exists(tmp_dir):
@@ -204,17 +207,24 @@ def load_model(model_dir: str):
     for path in (model_path, tfidf_path):
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: missing; {model_dir} is not a complete features model directory")
-    booster = lgb.Booster(model_file=model_path)
-    with open(tfidf_path, encoding="utf-8") as fh:
-        tfidf = TfidfState.from_dict(json.load(fh))
+    from lmsys.model_files import check_lightgbm_model, read_json, reading
+
+    check_lightgbm_model(model_path)  # LightGBM aborts the whole process on a damaged file
+    with reading(model_path, also=(lgb.basic.LightGBMError,)):
+        booster = lgb.Booster(model_file=model_path)
+    with reading(tfidf_path):
+        tfidf = TfidfState.from_dict(read_json(tfidf_path))
     if booster.num_feature() != len(feature_names()):
         raise ValueError(f"{model_path}: {booster.num_feature()} features, but this code builds "
                          f"{len(feature_names())}; retrain the model")
     return config, booster, tfidf
 
 
-def predict_proba(model_dir: str, df: pd.DataFrame, tta: bool | None = None) -> np.ndarray:
-    """(n, 3) probabilities [A, B, tie] for parsed rows; rows sum to 1; swap TTA unless config.tta is off."""
+def predict_proba(model_dir: str, df: pd.DataFrame, tta: bool | None = None, report: dict | None = None) -> np.ndarray:
+    """(n, 3) probabilities [A, B, tie] for parsed rows; rows sum to 1; swap TTA unless config.tta is off.
+    `report`, when given, gets rows_with_tta."""
     config, booster, tfidf = load_model(model_dir)
     use_tta = config.tta if tta is None else tta
+    if report is not None:
+        report["rows_with_tta"] = report.get("rows_with_tta", 0) + (len(df) if use_tta else 0)
     return predict_features(booster, build_features(df, tfidf), tta=use_tta)

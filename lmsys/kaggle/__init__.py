@@ -15,29 +15,66 @@ ones the client only prints while exiting 0.
 
 import contextlib
 import os
+import shutil
 import zipfile
 
-COMPETITION = "lmsys-chatbot-arena"
+COMPETITION = "lmsys-chatbot-arena"  # the default (ended 2024: scored submissions are no longer possible there)
+# Kaggle's "LLM Classification Finetuning": the same files, columns and metric, open indefinitely.
+LIVE_COMPETITION = "llm-classification-finetuning"
+COMPETITIONS = (COMPETITION, LIVE_COMPETITION)  # the folders a kernel recognises as the competition's
 
 
 class KaggleError(RuntimeError):
     """A Kaggle step failed; the message carries the client's own words."""
 
 
-def safe_extract(archive_path, dest, error=None) -> None:
-    """Unzip, refusing any member that would land outside `dest` (a zip from elsewhere is not trusted)."""
+MAX_UNZIP_BYTES = 32 * 2 ** 30  # the largest model or data set this project unpacks is a few GB
+MAX_UNZIP_RATIO = 200  # text compresses ~5x, weights ~1x; 1000x is a zip bomb
+MAX_UNZIP_ENTRIES = 100_000
+
+
+def safe_extract(archive_path, dest, error=None, max_bytes=MAX_UNZIP_BYTES, max_ratio=MAX_UNZIP_RATIO,
+                 max_entries=MAX_UNZIP_ENTRIES) -> None:
+    """Unzip a zip from elsewhere (not trusted): refuse a member that would land outside `dest` ("./" is
+    `dest` itself, allowed), more than `max_entries` members, more than `max_bytes` unpacked or more than
+    `max_ratio` times the zip's size, or more than the free disk space; a corrupt zip is an error naming it.
+    On any failure nothing of it is left in `dest` if `dest` did not exist before."""
+    error = error or KaggleError
     dest_real = os.path.realpath(dest)
-    with zipfile.ZipFile(archive_path) as archive:
-        for member in archive.namelist():
-            if not os.path.realpath(os.path.join(dest_real, member)).startswith(dest_real + os.sep):
-                raise (error or KaggleError)(f"{archive_path}: member {member!r} would be written outside {dest}")
-        archive.extractall(dest_real)
+    existed = os.path.exists(dest_real)
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            members = archive.infolist()
+            if len(members) > max_entries:
+                raise error(f"{archive_path}: {len(members)} entries, more than the {max_entries} allowed")
+            for member in members:
+                target = os.path.realpath(os.path.join(dest_real, member.filename))
+                if target != dest_real and not target.startswith(dest_real + os.sep):
+                    raise error(f"{archive_path}: member {member.filename!r} would be written outside {dest}")
+            total = sum(m.file_size for m in members)
+            packed = max(os.path.getsize(archive_path), 1)
+            if total > max_bytes or total > max_ratio * max(packed, 2 ** 20):
+                raise error(f"{archive_path}: would unpack to {total:,} bytes from {packed:,} (limit {max_bytes:,} "
+                            f"bytes and {max_ratio}x the zip); refusing it as a zip bomb")
+            os.makedirs(dest_real, exist_ok=True)
+            free = shutil.disk_usage(dest_real).free
+            if total > free:
+                raise error(f"{archive_path}: needs {total:,} bytes unpacked, {dest} has {free:,} free")
+            archive.extractall(dest_real)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        if not existed:
+            shutil.rmtree(dest_real, ignore_errors=True)
+        raise error(f"{archive_path}: not a valid zip file, corrupt or truncated ({exc}); download it again") from None
+    except BaseException:
+        if not existed:
+            shutil.rmtree(dest_real, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager
-def clean_exit():
-    """For command-line entry points: a KaggleError ends the run with its message, not a traceback."""
-    try:
+def clean_exit(task: str = "TASK"):
+    """The old name of lmsys.cli_errors.cli_errors, the one way every command ends on an error (one line, exit 1)."""
+    from lmsys.cli_errors import cli_errors
+
+    with cli_errors(task):
         yield
-    except KaggleError as exc:
-        raise SystemExit(f"error: {exc}") from None

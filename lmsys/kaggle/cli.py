@@ -51,8 +51,9 @@ def kaggle_command() -> list[str]:
     return [sys.executable, "-m", "kaggle"]
 
 
-def redact(text: str, environ=None) -> str:
-    for secret in secret_values(environ):
+def redact(text: str, environ=None, secrets=None) -> str:
+    """`text` with every form of every Kaggle secret (credentials.secret_values) replaced by ***."""
+    for secret in secret_values(environ) if secrets is None else secrets:
         text = text.replace(secret, "***")
     return text
 
@@ -63,7 +64,7 @@ def exit0_error(output: str) -> str | None:
     return match.group(0).strip() if match else None
 
 
-def _pump(stream, chunks: list, echo: bool, environ) -> None:
+def _pump(stream, chunks: list, echo: bool, secrets) -> None:
     """Collect the client's output; with echo, pass it on as it comes (upload/download progress bars)."""
     pending = ""
     for piece in iter(lambda: stream.read(256), ""):
@@ -72,11 +73,11 @@ def _pump(stream, chunks: list, echo: bool, environ) -> None:
             pending += piece
             cut = max(pending.rfind("\n"), pending.rfind("\r")) + 1  # whole lines only, so redaction sees whole keys
             if cut:
-                sys.stdout.write(redact(pending[:cut], environ))
+                sys.stdout.write(redact(pending[:cut], secrets=secrets))
                 sys.stdout.flush()
                 pending = pending[cut:]
     if echo and pending:
-        sys.stdout.write(redact(pending, environ) + "\n")
+        sys.stdout.write(redact(pending, secrets=secrets) + "\n")
 
 
 def run_kaggle(args, env=None, timeout=DEFAULT_TIMEOUT_S, echo=False) -> str:
@@ -91,7 +92,8 @@ def run_kaggle(args, env=None, timeout=DEFAULT_TIMEOUT_S, echo=False) -> str:
         raise KaggleCommandError(args, f"the kaggle client is not installed ({exc}); "
                                  "pip install 'kaggle>=2.2,<2.3'") from None
     chunks: list = []
-    reader = threading.Thread(target=_pump, args=(proc.stdout, chunks, echo, environ), daemon=True)
+    secrets = secret_values(environ)
+    reader = threading.Thread(target=_pump, args=(proc.stdout, chunks, echo, secrets), daemon=True)
     reader.start()
     try:
         proc.wait(timeout=timeout)
@@ -101,7 +103,7 @@ def run_kaggle(args, env=None, timeout=DEFAULT_TIMEOUT_S, echo=False) -> str:
         raise KaggleCommandError(args, f"no answer within {timeout} s") from None
     finally:
         reader.join(timeout=10)
-    output = redact("".join(chunks), environ)
+    output = redact("".join(chunks), secrets=secrets)
     if proc.returncode != 0:
         lines = [ln for ln in output.strip().splitlines() if ln.strip()]
         reason = exit0_error(output) or (lines[-1] if lines else "no output")

@@ -6,6 +6,7 @@ anywhere by this project (the client reads it by itself).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import dataclass
@@ -83,17 +84,59 @@ def find_credentials(environ=None) -> Credentials:
     raise MissingCredentialsError(HOW_TO)
 
 
+def _read_secret_file(path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 16)
+    except OSError:
+        return ""
+
+
 def secret_values(environ=None) -> list[str]:
-    """Secrets that must never appear in any message we print (used to redact client output)."""
+    """Secrets that must never appear in any message we print (used to redact client output), in every form
+    the client reads or sends them: KAGGLE_KEY, kaggle.json's key, KAGGLE_API_TOKEN (a token, or a file holding
+    one), ~/.kaggle/access_token(.txt), KAGGLE_API_V1_TOKEN's file, ~/.kaggle/credentials.json's tokens, each as
+    given and with surrounding whitespace stripped, and the Basic authorization header's base64 of user:key."""
     env = os.environ if environ is None else environ
-    secrets = [env.get("KAGGLE_KEY", ""), env.get("KAGGLE_API_TOKEN", "")]
+    home = env.get("HOME") or os.path.expanduser("~")
+    keys = [env.get("KAGGLE_KEY", "")]
+    users = {env.get("KAGGLE_USERNAME", "")}
     path = os.path.join(config_dir(env), "kaggle.json")
     if os.path.isfile(path):
         try:
             with open(path, encoding="utf-8") as fh:
                 values = json.load(fh)
             if isinstance(values, dict):
-                secrets.append(str(values.get("key") or ""))
+                keys.append(str(values.get("key") or ""))
+                users.add(str(values.get("username") or ""))
         except (OSError, ValueError):
             pass
-    return [s for s in secrets if len(s) >= 4]
+    tokens = []
+    token_env = env.get("KAGGLE_API_TOKEN", "")
+    tokens.append(token_env)
+    if token_env and os.path.isfile(token_env):
+        tokens.append(_read_secret_file(token_env))
+    for name in ("access_token", "access_token.txt"):
+        tokens.append(_read_secret_file(os.path.join(home, ".kaggle", name)))
+    if env.get("KAGGLE_API_V1_TOKEN") and os.path.isfile(env["KAGGLE_API_V1_TOKEN"]):
+        tokens.append(_read_secret_file(env["KAGGLE_API_V1_TOKEN"]))
+    creds = os.path.join(home, ".kaggle", "credentials.json")
+    if os.path.isfile(creds):
+        try:
+            values = json.loads(_read_secret_file(creds))
+            if isinstance(values, dict):
+                tokens += [str(v) for k, v in values.items() if "token" in k and isinstance(v, str)]
+        except ValueError:
+            pass
+    secrets = set()
+    for value in keys + tokens:
+        for form in (value, value.strip()):
+            if len(form.strip()) >= 4:
+                secrets.add(form)
+    for key in {k.strip() for k in keys if k.strip()}:
+        for user in {u.strip() for u in users} | {u for u in users}:
+            if user:
+                basic = base64.b64encode(f"{user}:{key}".encode()).decode()
+                secrets.update({basic, basic.rstrip("=")})
+    # Longest first, so a secret containing another is blanked whole.
+    return sorted(secrets, key=len, reverse=True)

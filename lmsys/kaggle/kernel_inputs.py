@@ -13,10 +13,12 @@ import os
 import shutil
 
 from lmsys.config import CONFIG_FILE
-from lmsys.kaggle import COMPETITION, KaggleError, safe_extract
+from lmsys.kaggle import COMPETITIONS, KaggleError, safe_extract
 from lmsys.run_dir import is_lmsys_config
 
-MAX_DEPTH = 6
+# /kaggle/input/models/<owner>/<model>/<framework>/<variation>/<version> (newer Kaggle Model mounts) is 6 levels
+# down on its own; leave room below it.
+MAX_DEPTH = 10
 
 
 class KernelInputError(KaggleError):
@@ -48,8 +50,9 @@ def find_competition_dir(input_dir, needs: str = "test.csv") -> str:
         if needs in filenames:
             candidates.append(dirpath)
     if not candidates:
-        raise KernelInputError(f"{input_dir}: no {needs} found; attach the competition {COMPETITION!r}")
-    candidates.sort(key=lambda d: (os.path.basename(d) != COMPETITION, d))
+        raise KernelInputError(f"{input_dir}: no {needs} found; attach the competition "
+                               f"({' or '.join(repr(c) for c in COMPETITIONS)})")
+    candidates.sort(key=lambda d: (os.path.basename(d) not in COMPETITIONS, d))
     return candidates[0]
 
 
@@ -95,4 +98,4 @@ def find_preset_dir(input_dir) -> str:
         if "config.json" in filenames and is_preset_dir(dirpath):
             return dirpath
     raise KernelInputError(f"{input_dir}: no keras-hub preset (config.json + metadata.json) found; attach a "
-                           "Kaggle Model such as keras/deberta_v3/keras/deberta_v3_extra_small_en/2, or pass --preset")
+                           "Kaggle Model such as keras/deberta_v3/keras/deberta_v3_extra_small_en/3, or pass --preset")

@@ -27,20 +27,52 @@ def _io_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None) -> str:
-    """Predict the competition's test.csv with the attached model; write a validated submission.csv."""
+def _prepare(model_type, precision, allow_cpu, model_dir=None) -> dict:
+    """First thing in both kernels: TensorFlow gives up the GPUs, the environment is printed, and on Kaggle a
+    model that needs an accelerator stops here when JAX has none (unless allow_cpu)."""
+    from lmsys.devices.tf_gpus import hide_gpus_from_tensorflow
+    from lmsys.kaggle import clean_exit
+    from lmsys.kaggle.kernel_env import check_accelerator, describe_environment
+
+    hide_gpus_from_tensorflow()
+    info = describe_environment(precision, model_dir)
+    with clean_exit():
+        check_accelerator(model_type, allow_cpu)
+    return info
+
+
+def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None, allow_cpu: bool = False,
+              strict: bool = False) -> str:
+    """Predict the competition's test.csv with the attached model; write a validated submission.csv and
+    inference_report.json. Malformed rows get the class prior (strict=False) instead of ending the run."""
+    from lmsys.config import Config
     from lmsys.predict import predict_file
 
     os.makedirs(output_dir, exist_ok=True)
     # zipped model folders are extracted outside output_dir, which Kaggle keeps as the kernel's output
     model_dir = model_dir or find_model_dir(input_dir, tempfile.mkdtemp(prefix="lmsys-model-"))
+    config = Config.load(model_dir)
+    info = _prepare(config.model_type, config.precision, allow_cpu, model_dir)
     test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
     out_csv = os.path.join(output_dir, "submission.csv")
-    print(f"model: {model_dir}\ntest: {test_csv}")
+    print(f"model: {model_dir} ({config.model_type})\ntest: {test_csv}", flush=True)
     start = time.time()
-    sub = predict_file(model_dir, test_csv, out_csv, tta=tta)
-    print(f"wrote {out_csv}: {len(sub)} rows, validated, in {time.time() - start:.1f} s")
+    extra = {"push_id": os.environ.get("LMSYS_PUSH_ID") or None, "model_type": config.model_type,
+             "devices": info["devices"], "code": info["code"], "model": info.get("model")}
+    sub = predict_file(model_dir, test_csv, out_csv, tta=tta, strict=strict, extra_report=extra)
+    report = sub.attrs["report"]
+    print(f"wrote {out_csv}: {len(sub)} rows, validated, in {time.time() - start:.1f} s; "
+          f"skipped_rows {report['skipped_rows']}, rows_with_tta {report['rows_with_tta']}, "
+          f"nonfinite_reruns {report['nonfinite_reruns']} (inference_report.json)", flush=True)
     return out_csv
+
+
+def _allow_cpu_flag(parser) -> None:
+    from lmsys.kaggle.kernel_env import allow_cpu_default
+
+    parser.add_argument("--allow-cpu", action="store_true", default=allow_cpu_default(),
+                        help="on Kaggle, run a model that needs an accelerator on CPU when JAX sees none "
+                             "(env LMSYS_ALLOW_CPU=1; default: stop with an error)")
 
 
 def main_infer(argv=None) -> str:
@@ -49,9 +81,12 @@ def main_infer(argv=None) -> str:
     parser.add_argument("--test", help="test csv (default: test.csv of the attached competition)")
     parser.add_argument("--tta", choices=["auto", "on", "off"], default="auto",
                         help="swap TTA (auto: what the model's config.json says)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at a malformed test row (default: skip it and give it the class prior)")
+    _allow_cpu_flag(parser)
     args = parser.parse_args(argv)
     tta = {"auto": None, "on": True, "off": False}[args.tta]
-    return run_infer(args.input, args.output, args.model, args.test, tta)
+    return run_infer(args.input, args.output, args.model, args.test, tta, allow_cpu=args.allow_cpu, strict=args.strict)
 
 
 def detect_accelerator() -> str:
@@ -64,7 +99,8 @@ def detect_accelerator() -> str:
     return jax.devices()[0].platform
 
 
-def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=None, model_type=None) -> dict:
+def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=None, model_type=None,
+              allow_cpu: bool = False) -> dict:
     """Train on the competition's train.csv with the attached preset; leave <output>/model."""
     from lmsys.models import DEFAULT_TYPE, default_config, train_model
 
@@ -74,6 +110,7 @@ def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=No
     # precision "auto" gives bfloat16 on TPU without pinning it in config.json for a T4 at inference, and
     # train_model spreads the batches over every core (lmsys.devices.distribute)
     config = default_config(model_type or DEFAULT_TYPE, preset, data=train_csv, **dict(overrides or {}))
+    _prepare(config.model_type, config.precision, allow_cpu)
     out_dir = os.path.join(output_dir, "model")
     print(f"accelerator: {accelerator}\npreset: {preset}\ntrain: {train_csv}\nmodel directory: {out_dir}")
     metrics = train_model(config, train_csv, out_dir)
@@ -91,6 +128,7 @@ def main_train(argv=None) -> dict:
                         help="a Config field, e.g. --set epochs=1 --set sequence_length=64")
     parser.add_argument("--model-type", default=os.environ.get("LMSYS_MODEL_TYPE"),
                         help="model family, a key of lmsys.models.FAMILIES (env LMSYS_MODEL_TYPE; default siamese)")
+    _allow_cpu_flag(parser)
     args = parser.parse_args(argv)
     from lmsys.config import parse_overrides
 
@@ -98,4 +136,5 @@ def main_train(argv=None) -> dict:
         overrides = parse_overrides(args.set)
     except ValueError as err:
         parser.error(str(err))
-    return run_train(args.input, args.output, args.preset, args.accelerator, overrides, args.model_type)
+    return run_train(args.input, args.output, args.preset, args.accelerator, overrides, args.model_type,
+                     allow_cpu=args.allow_cpu)

@@ -2,7 +2,7 @@
 
 Kaggle rejects (or silently misreads) bad metadata only after an upload, so slugs, titles, the
 owner and the accelerator are checked here first. The kernel metadata starts from the template
-committed in kernels/<kind>/ and gets the owner, slugs, sources and accelerator filled in.
+in KERNEL_TEMPLATES and gets the owner, slugs, sources and accelerator filled in.
 """
 
 from __future__ import annotations
@@ -20,7 +20,20 @@ KERNEL_KINDS = ("infer", "train")
 DEFAULT_CODE_SLUG = "lmsys-arena-code"
 DEFAULT_MODEL_SLUG = "lmsys-arena-model"
 DEFAULT_LICENSE = "CC0-1.0"
-KERNELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "kernels")
+# The kernels' metadata and code travel inside the package, so push-kernel works from an installed lmsys too.
+KERNEL_TEMPLATES = {
+    "infer": {"id": "OWNER/lmsys-arena-infer", "title": "lmsys arena infer", "code_file": "infer.py",
+              "language": "python", "kernel_type": "script", "is_private": True, "enable_gpu": True,
+              "enable_tpu": False, "enable_internet": False, "dataset_sources": [], "competition_sources": [],
+              "kernel_sources": [], "model_sources": [], "machine_shape": "NvidiaTeslaT4"},
+    "train": {"id": "OWNER/lmsys-arena-train", "title": "lmsys arena train", "code_file": "train.py",
+              "language": "python", "kernel_type": "script", "is_private": True, "enable_gpu": True,
+              "enable_tpu": False, "enable_internet": True, "dataset_sources": [], "competition_sources": [],
+              "kernel_sources": [], "model_sources": ["keras/deberta_v3/keras/deberta_v3_extra_small_en/3"],
+              "machine_shape": "NvidiaTeslaT4"},
+}
+BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_bootstrap.py")
+CHECKOUT_KERNELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(BOOTSTRAP))), "kernels")
 
 # --accelerator -> (enable_gpu, enable_tpu, machine_shape). NvidiaTeslaT4 is Kaggle's "GPU T4 x2".
 ACCELERATORS = {
@@ -77,22 +90,38 @@ def write_dataset_metadata(folder, owner: str, slug: str, title: str | None = No
     return meta
 
 
-def load_kernel_template(kind: str, kernels_dir: str = KERNELS_DIR) -> dict:
+def load_kernel_template(kind: str) -> dict:
     if kind not in KERNEL_KINDS:
         raise MetadataError(f"kernel {kind!r}: expected one of {list(KERNEL_KINDS)}")
-    path = os.path.join(kernels_dir, kind, KERNEL_METADATA_FILE)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise MetadataError(f"{path}: kernel template missing (run from a checkout of the repository)") from None
+    return json.loads(json.dumps(KERNEL_TEMPLATES[kind]))  # a deep copy
+
+
+def render_kernel(kind: str) -> str:
+    """The kernel's one code file: the shared bootstrap with its kind filled in (the one source of truth
+    for kernels/<kind>/<kind>.py and for what push-kernel uploads)."""
+    if kind not in KERNEL_KINDS:
+        raise MetadataError(f"kernel {kind!r}: expected one of {list(KERNEL_KINDS)}")
+    with open(BOOTSTRAP, encoding="utf-8") as fh:
+        return fh.read().replace("__KIND__", kind)
+
+
+def write_checkout_kernels(kernels_dir: str = CHECKOUT_KERNELS_DIR) -> list[str]:
+    """Rewrite kernels/<kind>/<kind>.py from the bootstrap (for running the kernels from a checkout)."""
+    from lmsys.atomic import write_text
+
+    paths = []
+    for kind in KERNEL_KINDS:
+        path = os.path.join(kernels_dir, kind, KERNEL_TEMPLATES[kind]["code_file"])
+        write_text(path, render_kernel(kind))
+        paths.append(path)
+    return paths
 
 
 def kernel_metadata(kind: str, owner: str, *, code_slug: str = DEFAULT_CODE_SLUG, model_slug: str = DEFAULT_MODEL_SLUG,
-                    kernel_slug: str | None = None, accelerator: str | None = None, preset_source: str | None = None,
-                    kernels_dir: str = KERNELS_DIR) -> dict:
+                    kernel_slug: str | None = None, accelerator: str | None = None,
+                    preset_source: str | None = None, competition: str = COMPETITION) -> dict:
     """The template for `kind` with owner, slugs, sources and accelerator filled in, checked."""
-    meta = load_kernel_template(kind, kernels_dir)
+    meta = load_kernel_template(kind)
     check_owner(owner)
     slug = check_slug(kernel_slug or meta["id"].split("/", 1)[1], "kernel slug")
     meta["id"] = f"{owner}/{slug}"
@@ -102,7 +131,7 @@ def kernel_metadata(kind: str, owner: str, *, code_slug: str = DEFAULT_CODE_SLUG
         sources.append(f"{owner}/{check_slug(model_slug, 'model dataset slug')}")
         meta["enable_internet"] = False  # code competitions run offline; the client's default is true
     meta["dataset_sources"] = sources
-    meta["competition_sources"] = [COMPETITION]
+    meta["competition_sources"] = [check_slug(competition, "competition slug")]
     if preset_source is not None:
         if preset_source.count("/") != 4:
             raise MetadataError(f"preset source {preset_source!r}: expected owner/model/framework/variation/version")

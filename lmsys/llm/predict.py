@@ -53,9 +53,20 @@ def predict_loaded(model, tokenizer, config, df, tta: bool, verbose=0) -> np.nda
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def predict_proba(model_dir, df, tta: bool | None = None, verbose=1) -> np.ndarray:
-    """(n, 3) probabilities for parsed rows, in df's order; rows sum to 1."""
+def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None) -> np.ndarray:
+    """(n, 3) probabilities for parsed rows, in df's order; rows sum to 1. `report` gets rows_with_tta and
+    token_budget (lmsys.evaluate.inference_report); non-finite probabilities are an error naming the row."""
     if not os.path.isdir(os.fspath(model_dir)):
         raise FileNotFoundError(f"--model {model_dir}: no such model directory")
     config, model, tokenizer = load_classifier(model_dir)
-    return predict_loaded(model, tokenizer, config, df, config.tta if tta is None else bool(tta), verbose)
+    tta = config.tta if tta is None else bool(tta)
+    probs = predict_loaded(model, tokenizer, config, df, tta, verbose)
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        raise FloatingPointError(f"{model_dir}: non-finite probabilities for {int(bad.sum())} row(s), first id "
+                                 f"{df['id'].iat[int(np.flatnonzero(bad)[0])]}; try --set precision=float32")
+    if report is not None:
+        report["rows_with_tta"] = report.get("rows_with_tta", 0) + (len(df) if tta else 0)
+        report.setdefault("nonfinite_reruns", 0)
+        report["token_budget"] = config.predict_sequence_length
+    return probs

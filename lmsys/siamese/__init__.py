@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 USES_PRESET = True
+NEEDS_ACCELERATOR = True  # a transformer over ~25k hidden rows x 2 options: hours on GPU, far past 9 h on CPU
 
 
 def default_config(preset: str = "tiny", **overrides):
@@ -21,10 +22,10 @@ def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto"
     return train(config, train_csv, out_dir, resume=resume, verbose=verbose)
 
 
-def predict_proba(model_dir, df, tta=None, verbose=1):
+def predict_proba(model_dir, df, tta=None, verbose=1, report=None):
     from lmsys.siamese.predict import predict_proba as predict
 
-    return predict(model_dir, df, tta=tta, verbose=verbose)
+    return predict(model_dir, df, tta=tta, verbose=verbose, report=report)
 
 
 def model_dir_name(config) -> str:

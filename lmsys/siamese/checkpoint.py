@@ -25,7 +25,10 @@ def save_best(model_dir, model, tokenizer, epoch: int, extra: dict | None = None
 
 
 def load_head(model, gen_dir) -> None:
-    with np.load(os.path.join(gen_dir, "head.weights.npz")) as data:
+    from lmsys.model_files import reading
+
+    path = os.path.join(gen_dir, "head.weights.npz")
+    with reading(path), np.load(path) as data:
         model.head.set_weights([data[f"w{i}"] for i in range(len(data.files))])
 
 
@@ -35,10 +38,15 @@ def load_classifier(model_dir, config=None):
     from lmsys.siamese.backbone import load_backbone, load_tokenizer
     from lmsys.siamese.model import build_classifier
 
+    from lmsys.model_files import RETRAIN, check_h5, read_preset_config, reading
+
     config = config or Config.load(model_dir)
     preset_dir = os.path.join(best_generation(model_dir), "preset")
-    tokenizer = load_tokenizer(preset_dir)
-    backbone = load_backbone(preset_dir, config)
+    read_preset_config(preset_dir, RETRAIN)  # damaged files: an error naming the file, not one from deep in keras
+    check_h5(os.path.join(preset_dir, "model.weights.h5"))
+    with reading(preset_dir):
+        tokenizer = load_tokenizer(preset_dir)
+        backbone = load_backbone(preset_dir, config)
     model = build_classifier(config, backbone)
     load_head(model, os.path.dirname(preset_dir))
     return config, model, tokenizer
@@ -71,11 +79,15 @@ def load_resume_state(model_dir) -> dict | None:
 
 
 def load_resume_tokenizer(model_dir):
-    """The tokenizer the interrupted run used (a `tiny` vocabulary is trained, so it must be this one)."""
-    import keras_hub
+    """The tokenizer the interrupted run used (a `tiny` vocabulary is trained, so it must be this one), whatever
+    its class: checkpoint/tokenizer holds what `tokenizer.save_to_preset` wrote (tokenizer.json + assets)."""
+    import keras
+    import keras_hub  # noqa: F401 - registers the tokenizer classes tokenizer.json names
 
-    vocab = os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer", "assets", "tokenizer", "vocabulary.spm")
-    return keras_hub.models.DebertaV3Tokenizer(proto=vocab)
+    tok_dir = os.path.join(model_dir, CHECKPOINT_DIR, "tokenizer")
+    tokenizer = keras.saving.deserialize_keras_object(_read_json(os.path.join(tok_dir, "tokenizer.json")))
+    tokenizer.load_preset_assets(tok_dir)
+    return tokenizer
 
 
 def resume_weights_path(model_dir, state: dict) -> str:

