@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_TRAIN
 from tests.llm_helpers import small_config, small_sample
 
 
@@ -67,12 +66,12 @@ def test_gemma2_9b_configuration_has_its_parameter_count():
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 6 * 2**20  # KiB: under 6 GiB
 
 
-def test_tiny_vocabulary_has_gemma_special_ids(tmp_path):
+def test_tiny_vocabulary_has_gemma_special_ids(real_data):
     from lmsys.data import load_competition_csv
     from lmsys.llm.backbone import tiny_tokenizer
     from lmsys.llm.template import row_and_swap_sequences, template_for
 
-    df = load_competition_csv(REAL_TRAIN).iloc[:200]
+    df = load_competition_csv(real_data.train).iloc[:200]
     texts = [t for c in ("prompt", "response_a") for turns in df[c] for t in turns]
     tok = tiny_tokenizer(texts, 1000)
     assert [tok.id_to_token(i) for i in (0, 1, 2, 3, 106, 107)] == [
@@ -166,3 +165,16 @@ def test_int8_with_float16_compute_runs_in_float32(capsys):
     assert "no bfloat16" in capsys.readouterr().out
     assert quantized_policy("int4", "mixed_float16") == "mixed_float16"
     assert quantized_policy("int8", "mixed_bfloat16") == "mixed_bfloat16"
+
+
+def test_the_registry_reaches_the_llm_family():
+    from lmsys.models import default_config, family, model_dir_name
+
+    fam = family("llm")
+    assert isinstance(fam.USES_PRESET, bool) and fam.NEEDS_ACCELERATOR is True
+    config = default_config("llm")
+    assert config.model_type == "llm" and config.preset == "tiny" and model_dir_name(config) == "llm-tiny"
+    big = default_config("llm", "/kaggle/input/gemma2/keras/gemma2_9b_en/2")
+    assert model_dir_name(big) == "llm-gemma2_9b_en"
+    assert (big.sequence_length, big.predict_sequence_length, big.prompt_tokens, big.lora_rank) == (1024, 2048, 256, 16)
+    assert big.batch_size * big.gradient_accumulation == 8 and big.tta
