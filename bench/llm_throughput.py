@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
     else:
         with np.load(args.ids) as data:
             seqs = [data[k] for k in data.files]
-    loaded = ("tensorflow" in sys.modules)
+    loaded = sys.modules.get("tensorflow") is not None
     train_batches = batches(seqs, rows, length, vocab, args.steps + 1)
 
     keras.utils.set_random_seed(0)
