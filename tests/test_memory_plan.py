@@ -138,3 +138,27 @@ def test_tiny_on_this_cpu():
     assert plan.precision == "float32" and plan.model_parallel == 1 and plan.fits
     with pytest.raises(PlanError, match="devices"):
         devices_from_spec("twoT4")
+
+
+def test_preset_directories_keras_hub_and_hugging_face(tmp_path, capsys):
+    import json
+
+    from lmsys.devices.memory_plan import announce_plan, backbone_config_from_dir
+
+    keras_dir, hf_dir = tmp_path / "keras", tmp_path / "hf"
+    keras_dir.mkdir(), hf_dir.mkdir()
+    (keras_dir / "config.json").write_text(json.dumps({"module": "keras_hub.src.models.gemma.gemma_backbone",
+                                                       "class_name": "GemmaBackbone", "config": SMALL}))
+    (hf_dir / "config.json").write_text(json.dumps({
+        "model_type": "gemma2", "vocab_size": 512, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "num_key_value_heads": 1, "hidden_size": 256, "intermediate_size": 256, "head_dim": 128,
+        "query_pre_attn_scalar": 128, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
+        "sliding_window": 16, "rms_norm_eps": 1e-6, "hidden_activation": "gelu_pytorch_tanh"}))
+    cls, kwargs = backbone_config_from_dir(hf_dir)
+    assert cls.__name__ == "GemmaBackbone" and kwargs["intermediate_dim"] == 512
+    small = describe_backbone(SMALL).params
+    assert describe_backbone(kwargs, cls).params == small
+    plan = announce_plan(keras_dir, "float32", None, devices_from_spec("1xT4"))
+    assert plan.params == small and capsys.readouterr().out.startswith("memory plan: gemma 0.5M on 1 x T4: float32")
+    with pytest.raises(PlanError, match="config.json"):
+        backbone_config_from_dir(tmp_path)

@@ -432,3 +432,37 @@ def _refusal(m, devices, precision, quantize, closest: Plan, batch, sequence, us
     if would:
         return head + "; would fit: " + " or ".join(would)
     return head + "; nothing fits on these devices (a shorter sequence_length or smaller batch, or more devices)"
+
+
+def backbone_config_from_dir(preset_dir):
+    """(backbone class, kwargs) from a preset directory's config.json without loading weights: a keras-hub
+    preset ({"class_name": ..., "config": ...}) or a Hugging Face one ({"model_type": "gemma2", ...}, converted
+    by keras-hub's own converter, as Backbone.from_preset would)."""
+    import json
+
+    path = os.path.join(os.fspath(preset_dir), "config.json")
+    if not os.path.exists(path):
+        raise PlanError(f"{path}: no config.json; is {preset_dir} a keras-hub or Hugging Face preset directory?")
+    with open(path, encoding="utf-8") as fh:
+        config = json.load(fh)
+    if "model_type" in config:  # Hugging Face
+        from keras_hub.src.utils.transformers.preset_loader import TransformersPresetLoader
+
+        try:
+            converter = TransformersPresetLoader(os.fspath(preset_dir), config).converter
+        except ValueError as err:
+            raise PlanError(f"{path}: {err}") from None
+        return converter.backbone_cls, converter.convert_backbone_config(config)
+    cls = _backbone_class(config, None)
+    return cls, dict(config.get("config", config))
+
+
+def announce_plan(config, precision="auto", quantize=None, devices=None, model_parallel="auto", **kwargs) -> Plan:
+    """plan_for, printed as one 'memory plan:' line before anything loads (a preset directory may stand for
+    config); a plan that cannot fit raises PlanError whose one line the kernel prints as its failure."""
+    backbone_cls = kwargs.pop("backbone_cls", None)
+    if isinstance(config, (str, os.PathLike)):
+        backbone_cls, config = backbone_config_from_dir(config)
+    plan = plan_for(config, precision, quantize, devices, model_parallel, backbone_cls=backbone_cls, **kwargs)
+    print(f"memory plan: {plan.summary()}", flush=True)
+    return plan
