@@ -137,3 +137,18 @@ def test_a_prior_rate_degrades_before_the_first_batch():
     assert not plan.use_tta.all() and budget.report()["estimated_seconds_at_start"] == pytest.approx(200.0)
     with pytest.raises(ValueError, match="time-budget-hours"):
         TimeBudget(0.0)
+
+
+def test_the_family_s_own_batches_run_shortest_first_and_must_cover_every_row():
+    lengths = rows(40)
+    buckets = [np.flatnonzero(lengths >= 700), np.flatnonzero((lengths >= 300) & (lengths < 700)),
+               np.flatnonzero(lengths < 300)]
+    clock = FakeClock()
+    budget = TimeBudget(full_cost(lengths) * 3, clock=clock, margin_s=10.0)
+    predict_batch, calls = fake_model(clock, lengths)
+    probs, report = predict_within_budget(budget, lengths, predict_batch, tta=True, token_budget=2048,
+                                          batches=buckets)
+    assert [set(r) for r, _, _ in calls] == [set(buckets[2]), set(buckets[1]), set(buckets[0])]
+    assert report["degradations"] == [] and np.allclose(probs.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="every row exactly once"):
+        predict_within_budget(TimeBudget(10.0, clock=FakeClock()), lengths, predict_batch, batches=buckets[:2])

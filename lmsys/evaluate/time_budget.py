@@ -239,28 +239,38 @@ class TimeBudget:
         )
 
 
-def predict_within_budget(budget: TimeBudget, lengths, predict_batch, batch_size: int, tta: bool = True,
-                          token_budget: int | None = None, fallback=None, seconds_per_token: float | None = None):
-    """A ready loop for families whose batches are plain slices of the length order.
+def predict_within_budget(budget: TimeBudget, lengths, predict_batch, batch_size: int | None = None, tta: bool = True,
+                          token_budget: int | None = None, fallback=None, seconds_per_token: float | None = None,
+                          batches=None):
+    """The loop a family's prediction calls: plan, run each batch, observe, replan, fill skipped rows.
 
-    predict_batch(rows, token_budget, use_tta) -> (len(rows), 3) probabilities, with token_budget and use_tta
-    per row (run the swapped pass only where use_tta is true). fallback: (3,) probabilities for skipped rows
-    (default uniform). Returns (probs in the caller's row order, budget.report())."""
+    predict_batch(rows, token_budget, use_tta) -> (len(rows), 3) probabilities, token_budget and use_tta per row
+    (run the swapped pass only where use_tta is true); it is never called with skipped rows or an empty batch.
+    Batches: slices of batch_size rows of the length order, or the family's own (`batches`: row-index arrays,
+    e.g. its length buckets), run shortest first. fallback: (3,) probabilities for skipped rows (default
+    uniform). Returns (probs in the caller's row order, budget.report())."""
     plan = budget.plan(lengths, tta=tta, token_budget=token_budget, seconds_per_token=seconds_per_token)
     n = len(plan.lengths)
+    if batches is None:
+        if not batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive number of rows, got {batch_size!r}")
+        batches = [plan.order[i:i + batch_size] for i in range(0, n, batch_size)]
+    else:
+        batches = [np.asarray(b, dtype=int) for b in batches if len(b)]
+        batches.sort(key=lambda b: int(plan.lengths[b].max()))  # shortest first, stable
+        covered = np.sort(np.concatenate(batches)) if batches else np.zeros(0, dtype=int)
+        if not np.array_equal(covered, np.arange(n)):
+            raise ValueError("batches must hold every row exactly once")
     probs = np.zeros((n, 3), dtype=np.float64)
     fallback = np.full(3, 1.0 / 3.0) if fallback is None else np.asarray(fallback, dtype=np.float64)
-    position = 0
-    while position < n:
-        remaining = plan.order[position:]
-        plan = budget.replan(remaining) if position else plan
-        batch = plan.order[position:position + batch_size]
+    for number, batch in enumerate(batches):
+        if number:
+            plan = budget.replan(np.concatenate(batches[number:]))
         run = batch[~plan.skip[batch]]
         probs[batch[plan.skip[batch]]] = fallback
         if len(run):
             began = budget.clock()
-            out = np.asarray(predict_batch(run, plan.token_budget[run].copy(), plan.use_tta[run].copy()), dtype=np.float64)
-            probs[run] = out
+            probs[run] = np.asarray(predict_batch(run, plan.token_budget[run].copy(), plan.use_tta[run].copy()),
+                                    dtype=np.float64)
             budget.observe(plan.tokens(run), budget.clock() - began)
-        position += len(batch)
     return probs, budget.report()
