@@ -209,7 +209,7 @@ class TimeBudget:
                 need -= OVERRUN_FACTOR * rate * p.tokens([i])
                 p.skip[i] = True
                 changed.append(i)
-        self._log("skip", changed, why + f"; token budget already at the floor ({self.floor})")
+        self._log("skip", changed, why + f"; TTA dropped and token budgets at the floor ({self.floor})")
 
     def _log(self, what, rows, why, **extra) -> None:
         if len(rows) == 0:
