@@ -51,8 +51,6 @@ class Device:
         for name in ("T4", "P100", "H100", "H200", "A100", "L4", "V100"):
             if name in kind:
                 return name
-        if self.platform == "tpu":
-            return self.kind.replace("TPU ", "TPU ")
         return self.kind
 
 
@@ -183,8 +181,8 @@ def describe_backbone(config, backbone_cls=None, lora_rank: int = 0, lora_target
     else:
         cls = _backbone_class(config, backbone_cls)
         kwargs = dict(config.get("config", config)) if isinstance(config, dict) else dict(config)
-        kwargs.pop("name", None), kwargs.pop("trainable", None)
-        kwargs.pop("dtype", None)  # bytes come from the plan's precision, not the saved policy
+        for key in ("name", "trainable", "dtype"):
+            kwargs.pop(key, None)  # bytes come from the plan's precision, not the saved policy
         before = list(global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True))
         with keras.StatelessScope(initialize_variables=False):
             backbone = cls(**kwargs)
