@@ -25,6 +25,9 @@ class ClockedModel:
     def clock(self):
         return self.now
 
+    def set_inference(self, mode):
+        self.model.set_inference(mode)
+
     def predict_on_batch(self, batch):
         self.calls += 1
         self.now += 1e-3 * sum(v.size for k, v in batch.items() if k.endswith("ids"))

@@ -152,3 +152,34 @@ def test_the_family_s_own_batches_run_shortest_first_and_must_cover_every_row():
     assert report["degradations"] == [] and np.allclose(probs.sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="every row exactly once"):
         predict_within_budget(TimeBudget(10.0, clock=FakeClock()), lengths, predict_batch, batches=buckets[:2])
+
+
+def test_the_inference_kernel_keeps_to_a_budget_already_spent_and_still_writes_a_valid_submission(tmp_path):
+    """A budget gone by the time the model is loaded: past the first measured batch every row is skipped
+    (uniform fallback), the degradation is logged in inference_report.json, and the submission is valid and whole."""
+    import json
+    import os
+
+    from lmsys.data.sample import write_sample
+    from lmsys.evaluate.submission import validate_file
+    from lmsys.kaggle.kernel_main import main_infer
+
+    model = os.path.join(os.path.dirname(__file__), "fixtures", "pre_registry", "siamese-tiny")
+    write_sample(tmp_path / "sample", n_train=50)
+    test_csv = tmp_path / "sample" / "test.csv"
+    out = tmp_path / "out"
+    main_infer(["--input", str(tmp_path), "--output", str(out), "--model", model, "--test", str(test_csv),
+                "--time-budget-hours", "0.00001"])
+    sub = validate_file(out / "submission.csv", test_csv)
+    report = json.loads((out / "inference_report.json").read_text())
+    assert report["rows"] == len(sub) > 0
+    assert len(sub) / 2 < report["budget_skipped_rows"] < len(sub) and report["degradations"]
+    uniform = np.isclose(sub.iloc[:, 1:].to_numpy(), 1 / 3, atol=1e-9).all(axis=1)
+    assert uniform.sum() == report["budget_skipped_rows"]
+
+
+def test_a_bad_time_budget_names_the_flag():
+    from lmsys.kaggle.kernel_main import main_infer
+
+    with pytest.raises(SystemExit):
+        main_infer(["--time-budget-hours", "soon"])

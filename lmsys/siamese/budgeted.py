@@ -31,6 +31,7 @@ def predict_pairs_within_budget(model, pairs, config, budget, tta: bool = True, 
     from lmsys.evaluate.time_budget import predict_within_budget
     from lmsys.siamese.batching import batch_size_for, pad_batch, prediction_plan, row_shapes
 
+    model.set_inference("plain")  # the budget decides TTA row by row: swapped rows are a second pass
     shapes = row_shapes(pairs, config)
     swapped = pairs.swapped()
 
