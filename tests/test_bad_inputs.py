@@ -432,3 +432,15 @@ def test_a_corrupt_zip_in_the_kernel_model_dir_is_named(tmp_path):
     (model / "best-e1-abc.zip").write_bytes(good.read_bytes()[: os.path.getsize(good) // 2])  # truncated upload
     with pytest.raises(KernelInputError, match=r"best-e1-abc.zip: not a valid zip file, corrupt or truncated"):
         find_model_dir(tmp_path / "input", tmp_path / "work")
+
+
+def test_submission_ids_near_the_int64_limit_are_compared_exactly(tmp_path):
+    import numpy as np
+
+    from lmsys.evaluate.submission import SubmissionError, make_submission, validate_submission
+
+    test_ids = np.array([2 ** 63 - 1, 2 ** 63 - 3], dtype=np.int64)
+    wrong = np.array([2 ** 63 - 2, 2 ** 63 - 3], dtype=np.int64)  # equal to test_ids as float64
+    with pytest.raises(SubmissionError, match="row 0: id 9223372036854775806"):
+        validate_submission(make_submission(wrong, np.full((2, 3), 1 / 3)), test_ids)
+    validate_submission(make_submission(test_ids, np.full((2, 3), 1 / 3)), test_ids)
