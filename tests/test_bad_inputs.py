@@ -487,3 +487,10 @@ def test_a_killed_checkpoint_write_leaves_no_temporary_after_the_next_epoch(tmp_
     (ckpt / ".epoch-1.weights.h5.tmp.0badc0de.weights.h5").write_bytes(b"half")  # killed while writing epoch 1
     save_resume_state(str(tmp_path), Model(), Tokenizer(), {"epoch": 2})
     assert sorted(p.name for p in ckpt.iterdir()) == ["epoch-2.weights.h5", "state.json", "tokenizer"]
+
+
+def test_a_misspelt_preset_name_is_named_before_the_model_dir_is_touched(tmp_path):
+    model = _earlier_run(tmp_path)
+    with pytest.raises(ValueError, match="--preset 'deberta_v3_extra_smal_en': not a keras-hub preset name"):
+        _train_cli(data=REAL_TRAIN, out=str(model), preset="deberta_v3_extra_smal_en")
+    _assert_untouched(model)
