@@ -59,13 +59,15 @@ def train(c, data=None, preset="tiny", family=None, model=None, out=None, epochs
 @task(help={"model": "model directory (default: the last one `invoke train` wrote)",
             "data": "test csv (default: data/test.csv, else the built-in sample's)",
             "out": "submission csv to write",
-            "tta": "true|false: average with the A/B-swapped prediction (default: the model's config, true)"})
-def predict(c, model=None, data=None, out="submission/submission.csv", tta=None):
+            "tta": "true|false: average with the A/B-swapped prediction (default: the model's config, true)",
+            "time_budget_hours": "finish within this many hours: the longest rows lose swap TTA, then are skipped "
+                                 "(default: no budget; the inference kernel uses 8.5)"})
+def predict(c, model=None, data=None, out="submission/submission.csv", tta=None, time_budget_hours=None):
     """Predict a test csv and write a validated submission."""
     with cli_errors("predict"):
         from lmsys.predict import run_from_cli
 
-        run_from_cli(model_dir=model, test_csv=data, out=out, tta=tta)
+        run_from_cli(model_dir=model, test_csv=data, out=out, tta=tta, time_budget_hours=time_budget_hours)
 
 
 @task(help={"model": "an llm model directory (LoRA + head)", "out": "the standalone model directory to write",

@@ -56,6 +56,24 @@ def remove_stale_temporaries(path, older_than_s: float = STALE_AFTER_S) -> list[
     return removed
 
 
+def remove_stale_temporary_dirs(parent, prefix: str, older_than_s: float = STALE_AFTER_S) -> list[str]:
+    """Directories named <prefix>... in `parent` (a killed run's half-written model dir) older than `older_than_s`."""
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        full = os.path.join(parent, name)
+        try:
+            if name.startswith(prefix) and os.path.isdir(full) and time.time() - os.path.getmtime(full) > older_than_s:
+                shutil.rmtree(full, ignore_errors=True)
+                removed.append(full)
+        except OSError:
+            pass
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temporary path beside `path` (.<name>.tmp.<random><suffix>); on success it gets the umask's

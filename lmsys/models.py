@@ -59,17 +59,18 @@ def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto"
     return family(config.model_type).train_model(config, train_csv, out_dir, resume=resume, verbose=verbose)
 
 
-def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None):
+def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None, budget=None):
     """(n, 3) probabilities for parsed rows, whatever family the directory holds. `report`: a dict the family
-    fills in place with its counts, when its predict_proba takes that keyword (else left as it is)."""
+    fills in place with its counts; `budget`: a lmsys.evaluate.time_budget.TimeBudget its prediction keeps to.
+    Each is passed only to a family whose predict_proba takes that keyword (else left as it is)."""
     from lmsys.config import Config
 
     config = Config.load(model_dir)
     _prepare_devices(config.model_type)
     predict = family(config.model_type).predict_proba
-    if report is not None and "report" in inspect.signature(predict).parameters:
-        return predict(model_dir, df, tta=tta, verbose=verbose, report=report)
-    return predict(model_dir, df, tta=tta, verbose=verbose)
+    accepted = inspect.signature(predict).parameters
+    extra = {k: v for k, v in (("report", report), ("budget", budget)) if v is not None and k in accepted}
+    return predict(model_dir, df, tta=tta, verbose=verbose, **extra)
 
 
 def model_dir_name(config) -> str:

@@ -24,13 +24,15 @@ def file_ids(test_csv) -> list:
 
 
 def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=1, strict: bool = True,
-                 report_path: str | None = "auto", extra_report: dict | None = None):
+                 report_path: str | None = "auto", extra_report: dict | None = None, budget=None):
     """Predict test_csv and write out_csv after validation; returns the submission frame.
 
     strict=False (the inference kernel: the hidden test is seen only when scored): malformed rows are skipped
     and given the model's training class prior (lmsys.evaluate.inference_report.class_prior) instead of ending
     the run. inference_report.json goes beside out_csv (report_path "auto"), or to report_path (None: not
     written); `extra_report` fields are added to it. The report is at sub.attrs["report"].
+    `budget` (lmsys.evaluate.time_budget.TimeBudget, made as early as possible): a family that takes it
+    degrades in its fixed order to finish in time; its estimate and degradations go into the report.
     """
     from lmsys.evaluate.inference_report import MAX_LISTED_SKIPS, REPORT_FILE, class_prior, new_report, write_report
 
@@ -38,7 +40,12 @@ def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=
     report = {**new_report(), **(extra_report or {})}
     test = load_competition_csv(test_csv, strict=strict)
     skipped = test.attrs["report"].skipped
-    probs = predict_proba(model_dir, test, tta=tta, verbose=verbose, report=report) if len(test) else np.zeros((0, 3))
+    probs = predict_proba(model_dir, test, tta=tta, verbose=verbose, report=report, budget=budget) \
+        if len(test) else np.zeros((0, 3))
+    if budget is not None:
+        used = budget.report()
+        report.update({k: used[k] for k in ("estimated_seconds_at_start", "degradations", "budget_seconds",
+                                            "seconds_per_token")}, budget_skipped_rows=used["skipped_rows"])
     ids = test["id"].to_numpy()
     if skipped:
         ids = np.asarray(file_ids(test_csv), dtype=object)
@@ -66,7 +73,7 @@ def predict_file(model_dir, test_csv, out_csv, tta: bool | None = None, verbose=
     return sub
 
 
-def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv", tta=None):
+def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv", tta=None, time_budget_hours=None):
     from lmsys.paths import resolve_model_dir, resolve_test_csv
 
     try:
@@ -77,6 +84,11 @@ def run_from_cli(model_dir=None, test_csv=None, out="submission/submission.csv",
     model_dir = resolve_model_dir(model_dir)
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"--model {model_dir}: no such model directory")
-    sub = predict_file(model_dir, test_csv, out, tta=tta)
+    budget = None
+    if time_budget_hours is not None:
+        from lmsys.evaluate.time_budget import TimeBudget, budget_seconds
+
+        budget = TimeBudget(budget_seconds(time_budget_hours))
+    sub = predict_file(model_dir, test_csv, out, tta=tta, budget=budget)
     print(f"wrote {out}: {len(sub)} rows, validated (model {model_dir}, test {test_csv})")
     return sub

@@ -432,3 +432,65 @@ def test_a_corrupt_zip_in_the_kernel_model_dir_is_named(tmp_path):
     (model / "best-e1-abc.zip").write_bytes(good.read_bytes()[: os.path.getsize(good) // 2])  # truncated upload
     with pytest.raises(KernelInputError, match=r"best-e1-abc.zip: not a valid zip file, corrupt or truncated"):
         find_model_dir(tmp_path / "input", tmp_path / "work")
+
+
+def test_submission_ids_near_the_int64_limit_are_compared_exactly(tmp_path):
+    import numpy as np
+
+    from lmsys.evaluate.submission import SubmissionError, make_submission, validate_submission
+
+    test_ids = np.array([2 ** 63 - 1, 2 ** 63 - 3], dtype=np.int64)
+    wrong = np.array([2 ** 63 - 2, 2 ** 63 - 3], dtype=np.int64)  # equal to test_ids as float64
+    with pytest.raises(SubmissionError, match="row 0: id 9223372036854775806"):
+        validate_submission(make_submission(wrong, np.full((2, 3), 1 / 3)), test_ids)
+    validate_submission(make_submission(test_ids, np.full((2, 3), 1 / 3)), test_ids)
+
+
+def test_a_killed_features_run_leaves_no_hidden_directory_after_the_next_run(tmp_path):
+    import time
+
+    from lmsys.gbm.model import train_features_model
+    from lmsys.config import Config
+
+    stale = tmp_path / ".features.tmp.abc123"
+    stale.mkdir()
+    (stale / "config.json").write_text("{}")
+    old = time.time() - 120
+    os.utime(stale, (old, old))
+    extra = {"n_splits": 2, "inner_fold": 2, "max_rounds": 5, "num_threads": 1}
+    train_features_model(Config(model_type="features", extra=extra), REAL_TRAIN, str(tmp_path / "features"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["features"]
+    assert os.stat(tmp_path / "features").st_mode & 0o777 == 0o777 & ~_current_umask()
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_killed_checkpoint_write_leaves_no_temporary_after_the_next_epoch(tmp_path):
+    from lmsys.siamese.checkpoint import save_resume_state
+
+    class Model:
+        def save_weights(self, path):
+            with open(path, "wb") as fh:
+                fh.write(b"weights")
+
+    class Tokenizer:
+        def save_to_preset(self, directory):
+            os.makedirs(directory)
+            open(os.path.join(directory, "tokenizer.json"), "w").close()
+
+    ckpt = tmp_path / "checkpoint"
+    ckpt.mkdir()
+    (ckpt / ".epoch-1.weights.h5.tmp.0badc0de.weights.h5").write_bytes(b"half")  # killed while writing epoch 1
+    save_resume_state(str(tmp_path), Model(), Tokenizer(), {"epoch": 2})
+    assert sorted(p.name for p in ckpt.iterdir()) == ["epoch-2.weights.h5", "state.json", "tokenizer"]
+
+
+def test_a_misspelt_preset_name_is_named_before_the_model_dir_is_touched(tmp_path):
+    model = _earlier_run(tmp_path)
+    with pytest.raises(ValueError, match="--preset 'deberta_v3_extra_smal_en': not a keras-hub preset name"):
+        _train_cli(data=REAL_TRAIN, out=str(model), preset="deberta_v3_extra_smal_en")
+    _assert_untouched(model)

@@ -258,3 +258,24 @@ def test_invoke_blend_without_model_blends_the_group_of_the_last_model(tmp_path,
     assert code == 0, err
     assert sorted(map(os.path.basename, used["dirs"])) == ["real-a", "real-b"]
     assert "left out models/siamese-tiny" in out and "--model" in out
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_during_siamese_training_ends_in_one_line_not_a_crash(tmp_path):
+    """A 3 MB tmpfs as the output: the first best model fits, the resume checkpoint does not (needs root)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        invoke = os.path.join(os.path.dirname(sys.executable), "invoke")
+        env = {**os.environ, "PYTHONPATH": REPO, "KERAS_BACKEND": "jax"}
+        env.pop("LMSYS_DEBUG", None)
+        proc = subprocess.run([invoke, "train", "--data", REAL_TRAIN, "--out", str(disk / "m"), "--epochs", "1",
+                               "--sequence-length", "64", "--set", "max_chars=1000"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert _error_line(proc.stderr).startswith(f"error: no space left on the device holding {disk / 'm'}")
+        assert not [n for n in os.listdir(disk / "m") if ".tmp." in n]
+    finally:
+        subprocess.run(["umount", str(disk)])

@@ -36,8 +36,11 @@ def validate_submission(sub: pd.DataFrame, test_ids) -> None:
     if len(sub) != len(test_ids):
         raise SubmissionError(f"{len(sub)} rows, but the test file has {len(test_ids)}")
     ids = sub["id"].to_numpy()
-    try:  # exact comparison: an id of 10.7 is not 10
-        same = ids.astype(np.float64) == test_ids.astype(np.float64)
+    try:  # exact comparison: an id of 10.7 is not 10, and 2**63 - 1 is not 2**63 - 2 (float64 would say so)
+        if ids.dtype.kind in "iu" and test_ids.dtype.kind in "iu":
+            same = ids == test_ids
+        else:
+            same = ids.astype(np.float64) == test_ids.astype(np.float64)
     except (TypeError, ValueError):
         same = ids.astype(str) == test_ids.astype(str)
     if not same.all():

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lmsys.atomic import output_mode, replace_dir, write_json
+from lmsys.atomic import output_mode, remove_stale_temporary_dirs, replace_dir, write_json
 from lmsys.config import Config
 from lmsys.data import load_competition_csv, swap_columns, swap_labels
 from lmsys.gbm.features import TfidfState, base_features, build_features, feature_names, swap_features, with_tfidf
@@ -176,6 +176,7 @@ def train_features_model(config: Config, train_csv: str, out_dir: str) -> dict:
     out_dir = os.fspath(out_dir)
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
+    remove_stale_temporary_dirs(parent, f".{os.path.basename(out_dir)}.tmp.")  # a killed run's leftovers
     tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp.", dir=parent)
     os.chmod(tmp_dir, output_mode(directory=True))  # mkdtemp gives 0700; a model dir gets the umask's mode
     try:

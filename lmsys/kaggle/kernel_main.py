@@ -42,7 +42,7 @@ def _prepare(model_type, precision, allow_cpu, model_dir=None) -> dict:
 
 
 def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None, allow_cpu: bool = False,
-              strict: bool = False) -> str:
+              strict: bool = False, budget=None) -> str:
     """Predict the competition's test.csv with the attached model; write a validated submission.csv and
     inference_report.json. Malformed rows get the class prior (strict=False) instead of ending the run."""
     from lmsys.config import Config
@@ -59,7 +59,7 @@ def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None, al
     start = time.time()
     extra = {"push_id": os.environ.get("LMSYS_PUSH_ID") or None, "model_type": config.model_type,
              "devices": info["devices"], "code": info["code"], "model": info.get("model")}
-    sub = predict_file(model_dir, test_csv, out_csv, tta=tta, strict=strict, extra_report=extra)
+    sub = predict_file(model_dir, test_csv, out_csv, tta=tta, strict=strict, extra_report=extra, budget=budget)
     report = sub.attrs["report"]
     print(f"wrote {out_csv}: {len(sub)} rows, validated, in {time.time() - start:.1f} s; "
           f"skipped_rows {report['skipped_rows']}, rows_with_tta {report['rows_with_tta']}, "
@@ -76,6 +76,9 @@ def _allow_cpu_flag(parser) -> None:
 
 
 def main_infer(argv=None) -> str:
+    from lmsys.evaluate.time_budget import ENV_HOURS, TimeBudget, budget_seconds
+
+    clock_start = time.monotonic()  # the deadline counts from here: loading the model is part of the run
     parser = _io_parser("lmsys inference kernel: writes <output>/submission.csv")
     parser.add_argument("--model", help="model directory (default: found under --input)")
     parser.add_argument("--test", help="test csv (default: test.csv of the attached competition)")
@@ -83,10 +86,19 @@ def main_infer(argv=None) -> str:
                         help="swap TTA (auto: what the model's config.json says)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at a malformed test row (default: skip it and give it the class prior)")
+    parser.add_argument("--time-budget-hours", default=None,
+                        help=f"deadline for the whole prediction (env {ENV_HOURS}; default 8.5): past the estimate, "
+                             "swap TTA is dropped on the longest rows, then rows are skipped, so a submission is "
+                             "always written")
     _allow_cpu_flag(parser)
     args = parser.parse_args(argv)
     tta = {"auto": None, "on": True, "off": False}[args.tta]
-    return run_infer(args.input, args.output, args.model, args.test, tta, allow_cpu=args.allow_cpu, strict=args.strict)
+    try:
+        budget = TimeBudget(budget_seconds(args.time_budget_hours), start=clock_start)
+    except ValueError as err:
+        parser.error(str(err))
+    return run_infer(args.input, args.output, args.model, args.test, tta, allow_cpu=args.allow_cpu, strict=args.strict,
+                     budget=budget)
 
 
 def detect_accelerator() -> str:

@@ -68,8 +68,8 @@ def save_resume_state(model_dir, model, tokenizer, state: dict) -> None:
     with atomic_path(os.path.join(ckpt, name), suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     write_json(os.path.join(ckpt, STATE_FILE), {**state, "weights": name})
-    for old in os.listdir(ckpt):
-        if old.startswith("epoch-") and old != name:
+    for old in os.listdir(ckpt):  # older epochs, and temporaries of any epoch a killed run left (this run's is renamed)
+        if (old.startswith("epoch-") and old != name) or (old.startswith(".epoch-") and ".tmp." in old):
             os.remove(os.path.join(ckpt, old))
 
 

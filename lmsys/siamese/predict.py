@@ -109,9 +109,12 @@ def predict_pairs_with_tta(model, pairs, config, tta: bool = True, multiple: int
     return plain_and_tta(probs)[1] if tta else probs
 
 
-def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None) -> np.ndarray:
+def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dict | None = None,
+                  budget=None) -> np.ndarray:
     """(n, 3) probabilities for parsed rows, whatever kind of model the directory holds. `report` gets
-    rows_with_tta, nonfinite_reruns and token_budget (the sequence length)."""
+    rows_with_tta, nonfinite_reruns and token_budget (the sequence length). With a `budget`
+    (lmsys.evaluate.time_budget.TimeBudget) the rows run shortest first and the budget may drop TTA on the
+    longest rows, or skip rows (given the uniform fallback), to finish before its deadline."""
     config = Config.load(model_dir)
     import keras
 
@@ -131,5 +134,12 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dic
     if report is not None:
         report.setdefault("nonfinite_reruns", 0)
         report["token_budget"] = config.sequence_length
+    if budget is not None:
+        from lmsys.siamese.budgeted import predict_pairs_within_budget
+
+        probs, used = predict_pairs_within_budget(model, pairs, config, budget, tta=tta, multiple=multiple)
+        if report is not None:
+            report["rows_with_tta"] = used["rows_with_tta"]
+        return probs
     return predict_pairs_with_tta(model, pairs, config, tta=tta, multiple=multiple, verbose=verbose, report=report,
                                   float32_model=None if policy == "float32" else float32_copy(model_dir, config))
