@@ -8,8 +8,7 @@ import pytest
 
 from lmsys.data import DataError, load_competition_csv
 
-REAL_TRAIN = "../shared/data/train_sample.csv"  # as in tests/conftest.py
-REAL_TEST = "../shared/data/test.csv"
+from conftest import REAL_TEST_PATH as REAL_TEST, REAL_TRAIN_PATH as REAL_TRAIN
 
 
 def _row(**cells):
@@ -123,7 +122,7 @@ def test_a_missing_data_file_leaves_the_existing_model_dir_untouched(tmp_path):
     ({"swap_augment": "maybe"}, "--swap-augment: expected true or false, got 'maybe'"),
     ({"attention": "flash"}, "--attention: expected one of 'fast', 'keras_hub', got 'flash'"),
 ])
-def test_a_bad_flag_is_named_and_leaves_the_existing_model_dir_untouched(tmp_path, flags, message):
+def test_a_bad_flag_is_named_and_leaves_the_existing_model_dir_untouched(real_data, tmp_path, flags, message):
 
 
     model = _earlier_run(tmp_path)
@@ -133,7 +132,7 @@ def test_a_bad_flag_is_named_and_leaves_the_existing_model_dir_untouched(tmp_pat
     _assert_untouched(model)
 
 
-def test_a_bad_set_override_is_named(tmp_path):
+def test_a_bad_set_override_is_named(real_data, tmp_path):
 
 
     model = _earlier_run(tmp_path)
@@ -142,7 +141,7 @@ def test_a_bad_set_override_is_named(tmp_path):
     _assert_untouched(model)
 
 
-def test_a_missing_preset_directory_is_named_before_the_model_dir_is_touched(tmp_path):
+def test_a_missing_preset_directory_is_named_before_the_model_dir_is_touched(real_data, tmp_path):
 
 
     model = _earlier_run(tmp_path)
@@ -173,7 +172,7 @@ def test_too_few_training_rows_give_one_line_naming_the_file(tmp_path, model_typ
     _assert_untouched(model)
 
 
-def test_a_test_format_file_given_to_train_is_named(tmp_path):
+def test_a_test_format_file_given_to_train_is_named(real_data, tmp_path):
 
 
     model = _earlier_run(tmp_path)
@@ -312,7 +311,7 @@ def test_a_damaged_features_model_file_is_named_with_what_to_do(tmp_path, sample
         predict_proba(str(model), sample_rows, verbose=0)
 
 
-def test_a_corrupt_preset_config_is_named_before_training(tmp_path):
+def test_a_corrupt_preset_config_is_named_before_training(real_data, tmp_path):
     model = _earlier_run(tmp_path)
     preset = tmp_path / "preset"
     preset.mkdir()
@@ -446,7 +445,7 @@ def test_submission_ids_near_the_int64_limit_are_compared_exactly(tmp_path):
     validate_submission(make_submission(test_ids, np.full((2, 3), 1 / 3)), test_ids)
 
 
-def test_a_killed_features_run_leaves_no_hidden_directory_after_the_next_run(tmp_path):
+def test_a_killed_features_run_leaves_no_hidden_directory_after_the_next_run(real_data, tmp_path):
     import time
 
     from lmsys.gbm.model import train_features_model
@@ -489,7 +488,7 @@ def test_a_killed_checkpoint_write_leaves_no_temporary_after_the_next_epoch(tmp_
     assert sorted(p.name for p in ckpt.iterdir()) == ["epoch-2.weights.h5", "state.json", "tokenizer"]
 
 
-def test_a_misspelt_preset_name_is_named_before_the_model_dir_is_touched(tmp_path):
+def test_a_misspelt_preset_name_is_named_before_the_model_dir_is_touched(real_data, tmp_path):
     model = _earlier_run(tmp_path)
     with pytest.raises(ValueError, match="--preset 'deberta_v3_extra_smal_en': not a keras-hub preset name"):
         _train_cli(data=REAL_TRAIN, out=str(model), preset="deberta_v3_extra_smal_en")

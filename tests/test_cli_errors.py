@@ -11,8 +11,7 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REAL_TRAIN = "../shared/data/train_sample.csv"  # as in tests/conftest.py
-REAL_TEST = "../shared/data/test.csv"
+from conftest import REAL_TEST_PATH as REAL_TEST, REAL_TRAIN_PATH as REAL_TRAIN
 
 
 def run_invoke(argv, capsys, monkeypatch):
@@ -44,7 +43,7 @@ def _error_line(err):
     return errors[0]
 
 
-def test_epochs_one_names_the_flag(capsys, monkeypatch, tmp_path):
+def test_epochs_one_names_the_flag(real_data, capsys, monkeypatch, tmp_path):
     code, _, err = run_invoke(["train", "--data", REAL_TRAIN, "--out", str(tmp_path / "m"), "--epochs", "one"],
                               capsys, monkeypatch)
     assert code == 1
@@ -79,7 +78,7 @@ def test_the_traceback_is_shown_with_lmsys_debug(capsys, monkeypatch, tmp_path):
     assert capsys.readouterr().err == "error: x.csv: no such file (see invoke --help train)\n"
 
 
-def test_an_unknown_family_names_the_known_ones(capsys, monkeypatch, tmp_path):
+def test_an_unknown_family_names_the_known_ones(real_data, capsys, monkeypatch, tmp_path):
     code, _, err = run_invoke(["train", "--family", "gpt", "--data", REAL_TRAIN], capsys, monkeypatch)
     assert code == 1 and "unknown model type 'gpt'; known: siamese, features" in _error_line(err)
 
@@ -132,7 +131,7 @@ def test_invoke_test_runs_the_projects_own_python(monkeypatch):
     assert ran and ran[0].startswith(sys.executable + " -m pytest")
 
 
-def test_predict_tta_names_the_flag(capsys, monkeypatch, tmp_path):
+def test_predict_tta_names_the_flag(real_data, capsys, monkeypatch, tmp_path):
     code, _, err = run_invoke(["predict", "--model", str(tmp_path), "--data", REAL_TEST, "--tta", "sure"],
                               capsys, monkeypatch)
     assert code == 1 and _error_line(err).startswith("error: --tta: expected true or false, got 'sure'")
@@ -152,7 +151,7 @@ def test_a_kaggle_error_keeps_the_same_one_line_form(capsys, monkeypatch):
 
 # --- a full disk during training (item 9) ---
 
-def test_a_full_disk_during_training_stops_with_one_line_naming_the_directory(capsys, monkeypatch, tmp_path):
+def test_a_full_disk_during_training_stops_with_one_line_naming_the_directory(real_data, capsys, monkeypatch, tmp_path):
     real_fsync = os.fsync
     calls = {"n": 0}
 
@@ -188,7 +187,7 @@ def test_disk_full_is_found_through_wrapping_errors():
 
 
 @pytest.mark.slow
-def test_the_invoke_command_prints_one_line_and_exits_1(tmp_path):
+def test_the_invoke_command_prints_one_line_and_exits_1(real_data, tmp_path):
     invoke = os.path.join(os.path.dirname(sys.executable), "invoke")
     env = {**os.environ, "PYTHONPATH": REPO}
     env.pop("LMSYS_DEBUG", None)
@@ -236,7 +235,7 @@ def test_blend_without_model_picks_the_dirs_that_share_validation_rows_and_names
     assert chosen == [sample] and sorted(left) == [real_a, real_b]
 
 
-def test_invoke_blend_without_model_blends_the_group_of_the_last_model(tmp_path, capsys, monkeypatch):
+def test_invoke_blend_without_model_blends_the_group_of_the_last_model(real_data, tmp_path, capsys, monkeypatch):
     import numpy as np
 
     import lmsys.paths
@@ -261,7 +260,7 @@ def test_invoke_blend_without_model_blends_the_group_of_the_last_model(tmp_path,
 
 
 @pytest.mark.slow
-def test_a_real_full_disk_during_siamese_training_ends_in_one_line_not_a_crash(tmp_path):
+def test_a_real_full_disk_during_siamese_training_ends_in_one_line_not_a_crash(real_data, tmp_path):
     """A 3 MB tmpfs as the output: the first best model fits, the resume checkpoint does not (needs root)."""
     disk = tmp_path / "disk"
     disk.mkdir()

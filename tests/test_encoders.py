@@ -11,7 +11,6 @@ import re
 import numpy as np
 import pytest
 
-from conftest import REAL_TEST, REAL_TRAIN
 
 HF_BERT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                max_position_embeddings=128, type_vocab_size=2)
@@ -130,7 +129,7 @@ def test_the_head_learns_at_its_own_rate_and_the_backbone_at_the_base_rate(tiny_
 
 
 @pytest.mark.slow
-def test_the_siamese_model_trains_resumes_and_predicts_from_a_hugging_face_bert_directory(hf_bert, tmp_path):
+def test_the_siamese_model_trains_resumes_and_predicts_from_a_hugging_face_bert_directory(real_data, hf_bert, tmp_path):
     import keras_hub
 
     from lmsys.data import load_competition_csv
@@ -142,12 +141,12 @@ def test_the_siamese_model_trains_resumes_and_predicts_from_a_hugging_face_bert_
     out = str(tmp_path / "model")
     config = default_config(hf_bert, epochs=1, sequence_length=64, buckets=[32], precision="float32",
                             learning_rate=1e-4, val_fraction=0.2)
-    metrics = train_model(config, REAL_TRAIN, out, verbose=0)
+    metrics = train_model(config, real_data.train, out, verbose=0)
     assert np.isfinite(metrics["val_log_loss"]) and metrics["val_rows"] == 200
     saved = os.path.join(best_generation(out), "preset")
     assert type(keras_hub.models.Backbone.from_preset(saved)).__name__ == "BertBackbone"
     assert type(load_resume_tokenizer(out)).__name__ == "BertTokenizer"  # --resume gets the same tokenizer back
-    test = load_competition_csv(REAL_TEST)
+    test = load_competition_csv(real_data.test)
     probs = predict_proba(out, test, verbose=0)
     assert probs.shape == (len(test), 3) and np.allclose(probs.sum(1), 1.0)
     swapped = test.rename(columns={"response_a": "response_b", "response_b": "response_a"})

@@ -108,7 +108,7 @@ def run_infer_kernel(tmp_path, *args, env=None, script=None):
 
 
 @pytest.mark.slow
-def test_infer_kernel_on_kaggle_without_gpu_stops_then_runs_with_allow_cpu(tmp_path):
+def test_infer_kernel_on_kaggle_without_gpu_stops_then_runs_with_allow_cpu(real_data, tmp_path):
     """The kernel as Kaggle runs it (attached code zip and model, KAGGLE_KERNEL_RUN_TYPE set) on this CPU machine."""
     inp, out = kaggle_input(tmp_path, SIAMESE), tmp_path / "working"
     proc = run_infer_kernel(tmp_path, "--input", inp, "--output", out, env={"KAGGLE_KERNEL_RUN_TYPE": "Batch"})
@@ -159,7 +159,7 @@ def expected_prior(model_dir):
 
 
 @pytest.mark.parametrize("model_dir", [SIAMESE, FEATURES], ids=["siamese", "features"])
-def test_infer_kernel_gives_a_malformed_row_the_class_prior_and_reports_it(tmp_path, model_dir, capsys):
+def test_infer_kernel_gives_a_malformed_row_the_class_prior_and_reports_it(real_data, tmp_path, model_dir, capsys):
     from lmsys.kaggle.kernel_main import main_infer
 
     path, rows = malformed_test_csv(tmp_path)
@@ -182,7 +182,7 @@ def test_infer_kernel_gives_a_malformed_row_the_class_prior_and_reports_it(tmp_p
     assert report["rows_with_tta"] == 3  # the three parsed rows
 
 
-def test_infer_kernel_with_strict_stops_at_the_malformed_row(tmp_path):
+def test_infer_kernel_with_strict_stops_at_the_malformed_row(real_data, tmp_path):
     from lmsys.data.read import DataError
     from lmsys.kaggle.kernel_main import main_infer
 
@@ -200,7 +200,7 @@ def test_class_prior_without_validation_predictions_is_uniform(tmp_path):
 
 
 # ------------------------------------------------------------------ 7: non-finite batches re-run in float32
-def test_a_non_finite_batch_is_re_run_in_float32_and_counted(tmp_path, monkeypatch):
+def test_a_non_finite_batch_is_re_run_in_float32_and_counted(real_data, tmp_path, monkeypatch):
     import keras
 
     from lmsys.config import Config
