@@ -7,7 +7,9 @@ Not a test. In one run, on whatever device JAX sees, it times
            (batch_size * sequence_length tokens), attention="fast" (lmsys.siamese.attention),
 on the same rows (token lengths of the real rows in ../shared/data/train_sample.csv) and the same amount of data
 (--steps of the starter's optimizer steps, i.e. steps * batch_size rows), and prints rows/s of both, their ratio,
-the padded-token fraction of each and peak memory. Each pipeline runs in a child process of its own, so its peak
+the padded-token fraction of each and peak memory; for ours also `predict_tta_over_plain: R`, the prediction time
+with swap TTA (one pass: each option encoded once, the head on [A, B] and [B, A]) over without, and the two-pass
+TTA it replaced. Each pipeline runs in a child process of its own, so its peak
 memory (JAX device memory_stats() peak_bytes_in_use where the device has it, else the process's max RSS) is its
 own. XLA compile time is excluded: every batch shape is run once (train step and prediction) before timing.
 Batches are padded before timing (host-side padding is not in the figures); both use lmsys.siamese.batching's plans.
@@ -242,6 +244,7 @@ def run_pipeline(name: str, args) -> dict:
     with attention_implementation(config.attention, attention_dropout=args.attention_dropout == "on"):
         backbone = keras_hub.models.DebertaV3Backbone(max_sequence_length=args.sequence_length, **size)
     model = build_classifier(config, backbone)
+    model.set_inference("plain")  # prediction rows/s without TTA; ours also times swap TTA below
     compile_classifier(model, config, total_steps=len(train_batches) + 8)
 
     compile_started = time.perf_counter()
@@ -271,6 +274,7 @@ def run_pipeline(name: str, args) -> dict:
         np.asarray(model.predict_on_batch(x))
         predicted += real
     predict_wall, predict_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    tta = time_tta(model, predict_batches, predict_wall, pr_pairs, config) if name == "ours" else {}
 
     trained = sum(real for *_, real in train_batches)
     stats = _device_memory(device)
@@ -284,8 +288,34 @@ def run_pipeline(name: str, args) -> dict:
         "train_rows_cpu_s": trained / max(train_cpu, 1e-9), "predict_rows_cpu_s": predicted / max(predict_cpu, 1e-9),
         "peak_bytes": stats if stats is not None else _max_rss_bytes(),
         "peak_kind": "device peak_bytes_in_use" if stats is not None else "process max RSS",
-        "loadavg": os.getloadavg()[0],
+        "loadavg": os.getloadavg()[0], **tta,
     }
+
+
+def time_tta(model, predict_batches, plain_wall: float, pairs, config) -> dict:
+    """Prediction wall time with swap TTA over without (plain_wall), after compilation: one pass (each option
+    encoded once, the head on [A, B] and [B, A]: inference "both") and, for reference, the two-pass TTA it
+    replaced (the swapped rows predicted again; same shapes, so nothing new compiles for it)."""
+    from lmsys.siamese.batching import pad_batch, prediction_plan
+
+    swapped = [pad_batch(pairs.swapped(), index, shape) for index, shape, _ in prediction_plan(pairs, config)]
+    wall0 = time.perf_counter()
+    for (x, _), x_swapped in zip(_progress(predict_batches, "ours predict, two-pass TTA"), swapped):
+        np.asarray(model.predict_on_batch(x))
+        np.asarray(model.predict_on_batch(x_swapped))
+    two_pass = time.perf_counter() - wall0
+    model.set_inference("both")
+    seen = set()
+    for x, _ in predict_batches:  # compile the one-pass TTA program of every shape first
+        if _shape_key(x) not in seen:
+            seen.add(_shape_key(x))
+            np.asarray(model.predict_on_batch(x))
+    wall0 = time.perf_counter()
+    for x, _ in _progress(predict_batches, "ours predict, one-pass TTA"):
+        np.asarray(model.predict_on_batch(x))
+    one_pass = time.perf_counter() - wall0
+    return {"predict_plain_s": plain_wall, "predict_tta_s": one_pass, "predict_two_pass_tta_s": two_pass,
+            "predict_tta_over_plain": one_pass / plain_wall, "predict_two_pass_tta_over_plain": two_pass / plain_wall}
 
 
 def _progress(batches, desc):
@@ -390,6 +420,10 @@ def report(args, arrays, pairs, results: dict) -> None:
           f"{100 * padded_fraction(pairs, ours.replace(pad_each_option=False)):.1f}%, each option to its own: "
           f"{100 * padded_fraction(pairs, ours.replace(pad_each_option=True)):.1f}%; padding both options to the "
           f"pair's exact longer length leaves {100 * pair_padding_floor(pairs):.1f}% (A and B differ in length)")
+    print(f"predict_tta_over_plain: {o['predict_tta_over_plain']:.2f}")
+    print(f"ours' prediction with swap TTA in one pass (each option encoded once) over without: "
+          f"{o['predict_tta_s']:.3f} s / {o['predict_plain_s']:.3f} s; the two-pass TTA it replaced: "
+          f"{o['predict_two_pass_tta_s']:.3f} s ({o['predict_two_pass_tta_over_plain']:.2f}x)")
     print(f"peak memory ({s['peak_kind']}): starter {s['peak_bytes'] / mib:,.0f} MiB  "
           f"ours {o['peak_bytes'] / mib:,.0f} MiB")
     print(f"load average (1 min) at the end of each run: starter {s['loadavg']:.2f}  ours {o['loadavg']:.2f} "

@@ -66,7 +66,9 @@ def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(tmp_path):
     history = pd.read_csv(tmp_path / "model" / "history.csv")
     assert history["epoch"].tolist() == [1, 2]
     assert {"loss", "log_loss", "accuracy", "val_loss", "val_log_loss", "val_accuracy"} <= set(history.columns)
-    # without smoothing the validation loss is the log loss: the zero-weight filler rows count for nothing
+    # without smoothing the validation loss is close to the log loss: the zero-weight filler rows count for nothing
+    # in either, but Keras averages the loss's per-batch means weighted by batch size (filler rows included), while
+    # val_log_loss (a weighted metric) is the mean over the real rows
     assert (history["val_loss"] - history["val_log_loss"]).abs().max() < 0.02, history
 
 
@@ -167,3 +169,20 @@ def test_default_model_directory_names_skip_the_kaggle_model_version():
     from lmsys.models import default_config as family_config
 
     assert default_model_dir(family_config("features")) == os.path.join("models", "features")
+
+
+@pytest.mark.slow
+def test_the_best_epochs_validation_score_is_the_final_evaluation_of_the_same_weights(tmp_path):
+    """Issue 13 item 13: fit's val_log_loss counted the zero-weight filler rows (Keras weights only
+    `weighted_metrics`) and had no swap TTA, so the best epoch's score differed from metrics.json's."""
+    from lmsys.data.sample import write_sample
+    from lmsys.siamese.train import default_config, train_model
+
+    train_csv, _ = write_sample(tmp_path / "data", n_train=300, n_test=5)
+    config = default_config("tiny", epochs=1, sequence_length=64, buckets=[32], batch_size=16, seed=3)
+    metrics = train_model(config, train_csv, str(tmp_path / "model"), verbose=0)
+    assert metrics["best_epoch"] == 1 and metrics["best_epoch_val_tta"] is True
+    assert abs(metrics["best_epoch_val_log_loss"] - metrics["val_log_loss"]) < 1e-4, metrics
+    assert abs(metrics["val_log_loss_tta"] - metrics["val_log_loss_no_tta"]) > 1e-3  # TTA matters: the match is not luck
+    history = pd.read_csv(tmp_path / "model" / "history.csv")
+    assert abs(history["val_accuracy"].iloc[0] - metrics["val_accuracy"]) < 1e-6, (history, metrics)
