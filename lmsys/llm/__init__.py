@@ -27,10 +27,10 @@ def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto"
     return train(config, train_csv, out_dir, resume=resume, verbose=verbose)
 
 
-def predict_proba(model_dir, df, tta=None, verbose=1, report=None):
+def predict_proba(model_dir, df, tta=None, verbose=1, report=None, budget=None):
     from lmsys.llm.predict import predict_proba as predict
 
-    return predict(model_dir, df, tta=tta, verbose=verbose, report=report)
+    return predict(model_dir, df, tta=tta, verbose=verbose, report=report, budget=budget)
 
 
 def model_dir_name(config) -> str:
