@@ -104,3 +104,68 @@ def test_a_non_finite_batch_is_rerun_in_float32_and_counted(loaded, monkeypatch)
     with pytest.raises(FloatingPointError, match="already runs in float32"):
         FirstBatchOverflows.calls = 0
         llm_predict.predict_loaded(FirstBatchOverflows(), tokenizer, config, df, tta=True, rerun=llm_predict.no_rerun)
+
+
+def test_a_base_that_cannot_fit_is_refused_before_the_output_directory_is_touched(tmp_path, monkeypatch):
+    """A Gemma-2-9B preset directory (config only) in float32 on one T4: the plan's one line, nothing written."""
+    import lmsys.devices.memory_plan as memory_plan
+    from lmsys.devices.memory_plan import PlanError
+    from lmsys.llm import train_model
+    from lmsys.llm.presets import GEMMA2_9B
+
+    preset = tmp_path / "gemma2_9b_en"
+    preset.mkdir()
+    (preset / "config.json").write_text(json.dumps({"module": "keras_hub.src.models.gemma.gemma_backbone",
+                                                    "class_name": "GemmaBackbone", "config": GEMMA2_9B}))
+    (preset / "metadata.json").write_text("{}")
+    monkeypatch.setattr(memory_plan, "local_devices", lambda: memory_plan.devices_from_spec("1xT4"))
+    csv = small_sample(tmp_path / "data", rows=24)
+    with pytest.raises(PlanError, match=r"^gemma 9.2B does not fit on 1 x T4 .*would fit: quantize=int8") as err:
+        train_model(small_config(str(preset), lora_targets=["query"]), csv, tmp_path / "out", verbose=0)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+MODEL_PARALLEL = r"""
+import json, shutil, sys
+import numpy as np
+import jax
+from lmsys import models
+from lmsys.config import Config
+from lmsys.data import load_competition_csv
+from lmsys.llm import train_model
+from tests.llm_helpers import small_config
+
+assert jax.local_device_count() == 2, jax.devices()
+trained_dir, csv, work = sys.argv[1:4]
+df = load_competition_csv(csv).iloc[:20].reset_index(drop=True)
+copy = work + "/copy"
+shutil.copytree(trained_dir, copy)
+Config.load(copy).replace(model_parallel="2").save(copy)
+result = {"copy": models.predict_proba(copy, df, verbose=0).tolist()}
+metrics = train_model(small_config(batch_size=8, model_parallel="2"), csv, work + "/mp2", verbose=0)
+result["mp2"] = models.predict_proba(work + "/mp2", df, verbose=0).tolist()
+result["mp2_val"] = metrics["val_log_loss"]
+print("RESULT " + json.dumps(result))
+"""
+
+
+@pytest.mark.slow  # a subprocess on 2 forced CPU devices: one prediction and one short training (about 60 s)
+def test_model_parallel_2_trains_and_predicts_like_one_device(trained, tmp_path):
+    from lmsys import models
+    from lmsys.llm import train_model
+
+    model_dir, df = trained
+    csv = str(model_dir.parent / "data" / "train.csv")
+    one = models.predict_proba(model_dir, df, verbose=0)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", MODEL_PARALLEL, str(model_dir), csv, str(tmp_path)], env=env,
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "devices: model parallel: 2 device(s) per copy" in proc.stdout, proc.stdout[-3000:]
+    r = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][len("RESULT "):])
+    np.testing.assert_allclose(np.array(r["copy"]), one, atol=1e-4)  # trained on one device, split over two
+    # Trained under model parallel from the same data and seed: the same model as the one-device run.
+    np.testing.assert_allclose(np.array(r["mp2"]), one, atol=1e-4)
