@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from fake_kaggle import fake_kaggle  # noqa: F401 (fixture)
 from tests.llm_helpers import small_config, small_sample
 
 
@@ -169,3 +170,74 @@ def test_model_parallel_2_trains_and_predicts_like_one_device(trained, tmp_path)
     np.testing.assert_allclose(np.array(r["copy"]), one, atol=1e-4)  # trained on one device, split over two
     # Trained under model parallel from the same data and seed: the same model as the one-device run.
     np.testing.assert_allclose(np.array(r["mp2"]), one, atol=1e-4)
+
+
+@pytest.fixture
+def preset_based(trained, tmp_path):
+    """The tiny LLM directory as a pretrained one is: no base/ inside, its config naming a Kaggle Model path
+    that does not exist here; the base moved to an input folder laid out as a Kaggle Model mount."""
+    import shutil
+
+    from lmsys.config import Config
+
+    model_dir, df = trained
+    model = tmp_path / "input" / "lmsys-arena-model"
+    shutil.copytree(model_dir, model)
+    mount = tmp_path / "input" / "gemma2" / "keras" / "tiny_base" / "1"
+    mount.parent.mkdir(parents=True)
+    shutil.move(str(model / "base"), str(mount))
+    Config.load(model).replace(preset="/kaggle/input/gemma2/keras/tiny_base/1").save(model)
+    return model, mount, df
+
+
+def test_push_model_of_a_preset_based_llm_uploads_config_adapter_and_head_only(preset_based, fake_kaggle):
+    import io
+    import zipfile
+
+    from fake_kaggle import FAKE_USER
+    from lmsys.kaggle import workflows
+
+    model, _, _ = preset_based
+    workflows.push_model(model, wait_s=0)
+    files = fake_kaggle.datasets[f"{FAKE_USER}/lmsys-arena-model"][0]["files"]
+    names = []
+    for name, data in files.items():
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names += [f"{name[:-4]}/{m}" for m in archive.namelist() if not m.endswith("/")]
+        else:
+            names.append(name)
+    assert "config.json" in names
+    assert any(n.endswith("adapter.npz") for n in names) and any(n.endswith("head.npz") for n in names)
+    assert not any(n.startswith(("base/", "checkpoint")) or n.endswith((".weights.h5", ".spm")) for n in names), names
+
+
+def test_inference_kernel_finds_the_llm_base_attached_under_another_path(preset_based, tmp_path, capsys):
+    import pandas as pd
+
+    from lmsys.config import Config
+    from lmsys.evaluate.submission import validate_file
+    from lmsys.kaggle.kernel_main import run_infer
+
+    model, mount, _ = preset_based
+    competition = tmp_path / "input" / "lmsys-chatbot-arena"
+    competition.mkdir()
+    small_sample(tmp_path / "sample", rows=8)
+    pd.read_csv(tmp_path / "sample" / "test.csv").head(6).to_csv(competition / "test.csv", index=False)
+    out = run_infer(tmp_path / "input", tmp_path / "working", allow_cpu=True)
+    log = capsys.readouterr().out
+    assert f"using the attached preset {mount}" in log and "memory plan: gemma" in log
+    sub = validate_file(out, competition / "test.csv")
+    assert len(sub) == 6
+    assert Config.load(model).preset == "/kaggle/input/gemma2/keras/tiny_base/1"  # the attached copy is untouched
+
+
+def test_a_missing_llm_base_is_one_error_naming_the_flag(preset_based, tmp_path):
+    import shutil
+
+    from lmsys.kaggle.kernel_inputs import KernelInputError, with_llm_base
+
+    model, mount, _ = preset_based
+    shutil.rmtree(mount)
+    with pytest.raises(KernelInputError, match=r"does not exist here and no keras-hub preset .*--base-source"):
+        with_llm_base(model, tmp_path / "input", tmp_path / "work")

@@ -53,6 +53,9 @@ def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None, al
     model_dir = model_dir or find_model_dir(input_dir, tempfile.mkdtemp(prefix="lmsys-model-"))
     config = Config.load(model_dir)
     info = _prepare(config.model_type, config.precision, allow_cpu, model_dir)
+    from lmsys.kaggle.kernel_inputs import with_llm_base
+
+    model_dir = with_llm_base(model_dir, input_dir, tempfile.mkdtemp(prefix="lmsys-llm-"))
     test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
     out_csv = os.path.join(output_dir, "submission.csv")
     print(f"model: {model_dir} ({config.model_type})\ntest: {test_csv}", flush=True)
