@@ -241,3 +241,24 @@ def test_a_missing_llm_base_is_one_error_naming_the_flag(preset_based, tmp_path)
     shutil.rmtree(mount)
     with pytest.raises(KernelInputError, match=r"does not exist here and no keras-hub preset .*--base-source"):
         with_llm_base(model, tmp_path / "input", tmp_path / "work")
+
+
+def test_submit_and_push_kernel_attach_the_llm_base_as_a_model_source(fake_kaggle):
+    from fake_kaggle import FAKE_USER
+    from lmsys.kaggle import workflows
+
+    base = "keras/gemma2/keras/gemma2_9b_en/2"
+    fake_kaggle.kernel_statuses = ["QUEUED", "RUNNING", "COMPLETE"]
+    workflows.submit(message="llm", poll_s=0.01, kernel_timeout_s=30, score_timeout_s=30, base_source=base)
+    assert fake_kaggle.requests_for("SaveKernel")[0]["modelDataSources"] == [base]
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    invoke = os.path.join(os.path.dirname(sys.executable), "invoke")
+    proc = subprocess.run([invoke, "push-kernel", "--base-source", base], cwd=repo, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sent = fake_kaggle.requests_for("SaveKernel")[1]
+    assert sent["slug"] == f"{FAKE_USER}/lmsys-arena-infer" and sent["modelDataSources"] == [base]
+    proc = subprocess.run([invoke, "push-kernel", "--base-source", "gemma2_9b_en"], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0 and "owner/model/framework/variation/version" in proc.stdout + proc.stderr
