@@ -262,3 +262,28 @@ def test_submit_and_push_kernel_attach_the_llm_base_as_a_model_source(fake_kaggl
     proc = subprocess.run([invoke, "push-kernel", "--base-source", "gemma2_9b_en"], cwd=repo, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode != 0 and "owner/model/framework/variation/version" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow  # the training kernel's entry point on 60 rows, 1 epoch (about 30 s)
+def test_training_kernel_trains_the_llm(tmp_path, capsys):
+    import pandas as pd
+
+    from lmsys.config import Config
+    from lmsys.kaggle.kernel_main import main_train
+
+    competition = tmp_path / "input" / "lmsys-chatbot-arena"
+    competition.mkdir(parents=True)
+    csv = small_sample(tmp_path / "sample", rows=60)
+    pd.read_csv(csv).to_csv(competition / "train.csv", index=False)
+    sets = [f"{k}={v}" for k, v in dict(epochs=1, sequence_length=128, predict_sequence_length=128, prompt_tokens=24,
+                                        buckets="[128]", batch_size=8, lora_rank=4).items()]
+    metrics = main_train(["--input", str(tmp_path / "input"), "--output", str(tmp_path / "working"), "--preset", "tiny",
+                          "--accelerator", "cpu", "--model-type", "llm", "--allow-cpu",
+                          *[a for s in sets for a in ("--set", s)]])
+    log = capsys.readouterr().out
+    assert "memory plan: gemma" in log
+    model = tmp_path / "working" / "model"
+    config = Config.load(model)
+    assert config.model_type == "llm" and config.epochs == 1 and config.sequence_length == 128
+    assert metrics["model_type"] == "llm" and metrics["train_rows"] + metrics["val_rows"] == 60
+    assert np.isfinite(metrics["val_log_loss"]) and (model / "base" / "config.json").is_file()

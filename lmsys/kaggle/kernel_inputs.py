@@ -128,7 +128,7 @@ def find_llm_base(preset: str, input_dir) -> str:
     if len(named) == 1 or (not named and len(decoders) == 1):
         return (named or decoders)[0]
     raise KernelInputError(
-        f"{input_dir}: the model's base {preset!r} does not exist here and "
+        f"{input_dir}: " + (f"the model's base {preset!r} does not exist here and " if preset else "LLM base: ")
         + (f"several attached presets could be it ({', '.join(named or decoders)})" if (named or decoders)
            else "no keras-hub preset (config.json + metadata.json) is attached")
         + "; attach the base Kaggle Model (invoke push-kernel/submit --base-source owner/model/framework/variation/version)")

@@ -120,6 +120,10 @@ def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=No
     from lmsys.models import DEFAULT_TYPE, default_config, train_model
 
     train_csv = os.path.join(find_competition_dir(input_dir, "train.csv"), "train.csv")
+    if not preset and model_type == "llm":  # a decoder among the attachments, not any keras-hub preset
+        from lmsys.kaggle.kernel_inputs import find_llm_base
+
+        preset = find_llm_base("", input_dir)
     preset = preset or find_preset_dir(input_dir)
     accelerator = accelerator or detect_accelerator()
     # precision "auto" gives bfloat16 on TPU without pinning it in config.json for a T4 at inference, and
