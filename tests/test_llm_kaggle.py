@@ -4,6 +4,7 @@ loads, model parallel on 2 forced CPU devices."""
 
 import itertools
 import json
+import re
 import os
 import subprocess
 import sys
@@ -287,3 +288,22 @@ def test_training_kernel_trains_the_llm(tmp_path, capsys):
     assert config.model_type == "llm" and config.epochs == 1 and config.sequence_length == 128
     assert metrics["model_type"] == "llm" and metrics["train_rows"] + metrics["val_rows"] == 60
     assert np.isfinite(metrics["val_log_loss"]) and (model / "base" / "config.json").is_file()
+
+
+def test_on_float16_devices_the_base_is_held_in_float16_and_planned_so(trained, capsys):
+    from lmsys.config import Config
+    from lmsys.llm.backbone import base_source
+    from lmsys.llm.parallel import prepare_devices
+    from lmsys.llm.predict import load_classifier, predict_dtype, predict_loaded
+
+    model_dir, df = trained
+    config = Config.load(model_dir)
+    prepare_devices(base_source(model_dir, config), config, predict_dtype("mixed_float16"), batch=2, sequence_length=128)
+    assert re.search(r"^memory plan: gemma [\d.]+M on 1 x cpu: float16, ", capsys.readouterr().out, re.M)
+    _, half, tokenizer = load_classifier(model_dir, config, policy="mixed_float16")
+    big = [v for v in half.backbone.weights if v.path.endswith(("/kernel", "/embeddings"))]
+    assert big and {v.dtype for v in big} == {"float16"}, {v.path: v.dtype for v in big if v.dtype != "float16"}
+    _, full, _ = load_classifier(model_dir, config, policy="float32")
+    rows = df.iloc[:6]
+    np.testing.assert_allclose(predict_loaded(half, tokenizer, config, rows, tta=False),
+                               predict_loaded(full, tokenizer, config, rows, tta=False), atol=2e-2)

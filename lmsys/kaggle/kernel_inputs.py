@@ -143,7 +143,7 @@ def with_llm_base(model_dir, input_dir, work_dir) -> str:
 
     config = Config.load(model_dir)
     source = base_source(model_dir, config)
-    if config.model_type != "llm" or is_tiny(source) or os.path.isfile(os.path.join(source, "config.json")):
+    if is_tiny(source) or os.path.isfile(os.path.join(source, "config.json")):
         return model_dir
     if os.sep not in source and not source.startswith("."):
         return model_dir  # a keras-hub preset name: loads by name (needs internet) as configured

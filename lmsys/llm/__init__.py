@@ -33,6 +33,19 @@ def predict_proba(model_dir, df, tta=None, verbose=1, report=None, budget=None):
     return predict(model_dir, df, tta=tta, verbose=verbose, report=report, budget=budget)
 
 
+def with_attached_base(model_dir, input_dir, work_dir) -> str:
+    from lmsys.kaggle.kernel_inputs import with_llm_base
+
+    return with_llm_base(model_dir, input_dir, work_dir)
+
+
+def attached_preset(input_dir) -> str:
+    """A decoder among the attachments, not any keras-hub preset (a DeBERTa would be no LLM base)."""
+    from lmsys.kaggle.kernel_inputs import find_llm_base
+
+    return find_llm_base("", input_dir)
+
+
 def model_dir_name(config) -> str:
     """llm-<preset name>; a Kaggle Model directory ends in its version (.../gemma2_9b_en/2), so the name is the
     last part of the path that is not a number."""

@@ -12,7 +12,9 @@ import os
 
 # keras policy -> the dtype the plan counts the base's weights in (lmsys.llm.train.backbone_dtype: a
 # mixed_float16 base keeps float32 variables, mixed_bfloat16 holds them in bfloat16).
-PLAN_PRECISION = {"float32": "float32", "mixed_float16": "float32", "mixed_bfloat16": "bfloat16"}
+# Prediction passes its base dtype ("float16": lmsys.llm.predict.predict_dtype), which maps to itself.
+PLAN_PRECISION = {"float32": "float32", "mixed_float16": "float32", "mixed_bfloat16": "bfloat16",
+                  "float16": "float16", "bfloat16": "bfloat16"}
 
 
 def plan_source(source: str, config):
@@ -31,7 +33,7 @@ def plan_source(source: str, config):
 
 
 def prepare_devices(source: str, config, policy: str, batch: int, sequence_length: int):
-    """Print the memory plan (`memory plan: ...`), raise its one-line PlanError when nothing asked for fits,
+    """`policy`: the keras policy or base dtype the base is built with. Print the memory plan (`memory plan: ...`), raise its one-line PlanError when nothing asked for fits,
     and set the distribution; returns the lmsys.devices.model_parallel.ParallelSetup (batches must be a
     multiple of its `multiple`)."""
     import keras

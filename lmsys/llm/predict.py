@@ -29,11 +29,19 @@ def load_classifier(model_dir, config=None, policy: str | None = None):
         policy = quantized_policy(config.quantize, policy)
         backbone = load_quantized_backbone(source, config.quantize, backbone_dtype(policy))
     else:
-        backbone = load_backbone(source, config, dtype=backbone_dtype(policy))
+        backbone = load_backbone(source, config, dtype=predict_dtype(policy))
     tokenizer = load_tokenizer(source)
     model, _ = build_classifier(backbone, config.lora_rank, config.lora_targets)
     load_adapter(gen_dir, model, config.lora_rank, config.lora_targets)
     return config, model, tokenizer
+
+
+def predict_dtype(policy: str) -> str:
+    """The frozen base's dtype at prediction: float16 weights (not mixed_float16's float32 copies) on float16
+    devices, so Gemma-2-9B fits two T4s; a batch that overflows is re-run in float32 (float32_rerun)."""
+    from lmsys.llm.train import backbone_dtype
+
+    return "float16" if policy == "mixed_float16" else backbone_dtype(policy)
 
 
 def predict_loaded(model, tokenizer, config, df, tta: bool, verbose=0, rows: int | None = None, rerun=None) -> np.ndarray:
@@ -146,7 +154,7 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dic
     config = Config.load(model_dir)
     tta = config.tta if tta is None else bool(tta)
     policy = resolve_precision(config.precision)
-    setup = prepare_devices(base_source(model_dir, config), config, policy,
+    setup = prepare_devices(base_source(model_dir, config), config, predict_dtype(policy),
                             batch=config.batch_size * (2 if tta else 1), sequence_length=config.predict_sequence_length)
     rows = round_up(config.batch_size, setup.multiple)
     config, model, tokenizer = load_classifier(model_dir, config, policy)
