@@ -181,16 +181,19 @@ def push_model(c, model, owner=None, slug=DEFAULT_MODEL_SLUG, notes=None, wait=N
 @task(help={"kernel": "infer or train", "accelerator": "gpu (T4 x2), p100, tpu (train only) or none",
             "owner": "Kaggle user (default: from the credentials)",
             "preset_source": "Kaggle Model for the train kernel, owner/model/framework/variation/version",
+            "base_source": "the LLM's base Kaggle Model for the infer kernel, owner/model/framework/variation/version",
             "competition": COMPETITION_HELP,
             "allow_cpu": "let a model that needs an accelerator run on CPU when JAX sees none (else the kernel stops)"})
 def push_kernel(c, kernel="infer", accelerator=None, owner=None, preset_source=None, competition=COMPETITION,
-                allow_cpu=False):
+                allow_cpu=False, base_source=None):
     """Push kernels/<kernel> with owner, slugs, sources and accelerator filled in."""
     from lmsys.kaggle.workflows import push_kernel as run
 
     with cli_errors("push-kernel"):
-        run(kernel, owner=owner, accelerator=accelerator, preset_source=preset_source, competition=competition,
-            allow_cpu=allow_cpu)
+        if preset_source and base_source and preset_source != base_source:
+            raise ValueError("--preset-source and --base-source name the same model source; give one")
+        run(kernel, owner=owner, accelerator=accelerator, preset_source=preset_source or base_source,
+            competition=competition, allow_cpu=allow_cpu)
 
 
 @task
@@ -207,9 +210,10 @@ def kernels(c):
             "kernel_timeout": "hours to wait for the kernel run (default: 9.5)",
             "poll": "seconds between status checks (default: 60)",
             "competition": COMPETITION_HELP,
-            "allow_cpu": "let a model that needs an accelerator run on CPU when JAX sees none (else the kernel stops)"})
+            "allow_cpu": "let a model that needs an accelerator run on CPU when JAX sees none (else the kernel stops)",
+            "base_source": "the LLM's base Kaggle Model, owner/model/framework/variation/version (a model source)"})
 def submit(c, message="lmsys", accelerator=None, owner=None, kernel_timeout=None, poll=None, competition=COMPETITION,
-           allow_cpu=False):
+           allow_cpu=False, base_source=None):
     """Push the inference kernel, wait for it, submit that version, print the score."""
     from lmsys.kaggle.workflows import submit as run
 
@@ -217,4 +221,4 @@ def submit(c, message="lmsys", accelerator=None, owner=None, kernel_timeout=None
         hours = number_flag("--kernel-timeout", kernel_timeout, 9.5, minimum=0)
         poll_s = number_flag("--poll", poll, 60.0, minimum=0.1)
         run(owner=owner, message=message, accelerator=accelerator, kernel_timeout_s=hours * 3600, poll_s=poll_s,
-            competition=competition, allow_cpu=allow_cpu)
+            competition=competition, allow_cpu=allow_cpu, base_source=base_source)

@@ -63,6 +63,7 @@ ADDED_LATER = {
     # (issue 11, llm family) read only by lmsys/llm; files of the other families, written before these, never used them
     "lora_rank": 16, "lora_targets": [], "prompt_tokens": 256, "predict_sequence_length": 2048,
     "gradient_accumulation": 1, "tiny_llm": {}, "quantize": "",
+    "model_parallel": 1,  # (issue 12 wiring, llm family) the base was never split: one copy per device
 }
 
 # Allowed values of the text settings, checked before a run touches anything.
@@ -192,6 +193,7 @@ class Config:
     gradient_accumulation: int = 1  # optimizer steps accumulate this many batches
     tiny_llm: dict = field(default_factory=dict)  # the tiny Gemma-2-shaped backbone (lmsys.llm.presets.TINY_LLM)
     quantize: str = ""  # "", "int8" or "int4": a quantized export (lmsys.llm.export)
+    model_parallel: str = "auto"  # llm: devices each base weight is split over; "auto": the memory plan's choice
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)

@@ -4,7 +4,7 @@ and kernel goes through here, so adding a family is one folder under lmsys/ and 
 A family package exposes (importing keras only inside them):
     default_config(preset="tiny", **overrides) -> Config   its defaults, the `tiny` ones included
     train_model(config, train_csv, out_dir, resume=False, verbose="auto") -> dict   the metrics.json it wrote
-    predict_proba(model_dir, df, tta=None, verbose=1, report=None) -> (n, 3) probabilities in df's row order;
+    predict_proba(model_dir, df, tta=None, verbose=1, report=None, budget=None) -> (n, 3) probabilities in df's row order;
                                      `report` (optional keyword): a dict the family fills with what it did
                                      (rows_with_tta, nonfinite_reruns, token_budget; lmsys.evaluate.inference_report)
     model_dir_name(config) -> str    its default folder name under models/
@@ -13,6 +13,8 @@ and may expose check_training_rows(config, n, class_counts, path) when its split
 stratified validation split (lmsys/train.py checks that before an output directory is touched).
     NEEDS_ACCELERATOR: bool          whether it is impractical on CPU at the competition's size (a Kaggle kernel
                                      stops when JAX sees no GPU/TPU, unless allowed; missing means True)
+    with_attached_base(model_dir, input_dir, work_dir), attached_preset(input_dir)   kernels: where its base is
+                                     among the attachments (with_attached_base / attached_preset below)
 """
 
 from __future__ import annotations
@@ -71,6 +73,20 @@ def predict_proba(model_dir, df, tta: bool | None = None, verbose=1, report: dic
     accepted = inspect.signature(predict).parameters
     extra = {k: v for k, v in (("report", report), ("budget", budget)) if v is not None and k in accepted}
     return predict(model_dir, df, tta=tta, verbose=verbose, **extra)
+
+
+def with_attached_base(config, model_dir, input_dir, work_dir) -> str:
+    """In a kernel: a model directory whose base loads from what is attached (a family's
+    `with_attached_base`, e.g. the LLM's base Kaggle Model mounted at another path), else model_dir."""
+    find = getattr(family(config.model_type), "with_attached_base", None)
+    return find(model_dir, input_dir, work_dir) if find else model_dir
+
+
+def attached_preset(model_type, input_dir) -> str | None:
+    """In the training kernel without --preset: the family's own choice among the attachments (None: any
+    keras-hub preset, lmsys.kaggle.kernel_inputs.find_preset_dir)."""
+    find = getattr(family(model_type), "attached_preset", None)
+    return find(input_dir) if find else None
 
 
 def model_dir_name(config) -> str:

@@ -99,3 +99,58 @@ def find_preset_dir(input_dir) -> str:
             return dirpath
     raise KernelInputError(f"{input_dir}: no keras-hub preset (config.json + metadata.json) found; attach a "
                            "Kaggle Model such as keras/deberta_v3/keras/deberta_v3_extra_small_en/3, or pass --preset")
+
+
+def _last_name(path: str) -> str:
+    """The last part of a preset path that is not a version number (.../gemma2_9b_en/2 -> gemma2_9b_en)."""
+    parts = [p for p in os.path.normpath(os.fspath(path)).split(os.sep) if p and not p.isdigit()]
+    return parts[-1] if parts else ""
+
+
+def _is_decoder_class(name) -> bool:
+    """A keras-hub backbone class that has a causal LM (GemmaBackbone: GemmaCausalLM; DebertaV3Backbone: none)."""
+    import keras_hub
+
+    name = str(name or "").split(">")[-1]
+    return name.endswith("Backbone") and hasattr(keras_hub.models, name[:-len("Backbone")] + "CausalLM")
+
+
+def find_llm_base(preset: str, input_dir) -> str:
+    """The attached keras-hub preset an LLM model directory's base is, when the path its config.json names
+    does not exist here (trained elsewhere, mounted at another path): the attached presets are searched by
+    content; one whose path holds the configured preset's name wins, else the only decoder one."""
+    found = []
+    for dirpath, _, filenames in _walk(input_dir):
+        if "config.json" in filenames and is_preset_dir(dirpath) and not is_model_dir(dirpath):
+            found.append(dirpath)
+    decoders = [d for d in found if _is_decoder_class(_read_json(os.path.join(d, "config.json")).get("class_name"))]
+    named = [d for d in decoders if _last_name(preset) and _last_name(preset) in d.split(os.sep)]
+    if len(named) == 1 or (not named and len(decoders) == 1):
+        return (named or decoders)[0]
+    raise KernelInputError(
+        f"{input_dir}: " + (f"the model's base {preset!r} does not exist here and " if preset else "LLM base: ")
+        + (f"several attached presets could be it ({', '.join(named or decoders)})" if (named or decoders)
+           else "no keras-hub preset (config.json + metadata.json) is attached")
+        + "; attach the base Kaggle Model (invoke push-kernel/submit --base-source owner/model/framework/variation/version)")
+
+
+def with_llm_base(model_dir, input_dir, work_dir) -> str:
+    """An LLM model directory whose base can be loaded here: unchanged when it holds base/ or its preset
+    exists; else a copy in work_dir (LoRA + head are small) whose config names the attached preset found."""
+    from lmsys.config import Config
+    from lmsys.llm.backbone import base_source
+    from lmsys.llm.presets import is_tiny
+
+    config = Config.load(model_dir)
+    source = base_source(model_dir, config)
+    if is_tiny(source) or os.path.isfile(os.path.join(source, "config.json")):
+        return model_dir
+    if os.sep not in source and not source.startswith("."):
+        return model_dir  # a keras-hub preset name: loads by name (needs internet) as configured
+    preset = find_llm_base(source, input_dir)
+    target = os.path.join(os.fspath(work_dir), "llm-model")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("checkpoint"))
+    config.replace(preset=preset).save(target)
+    print(f"llm base: {source} is not here; using the attached preset {preset}", flush=True)
+    return target

@@ -53,6 +53,9 @@ def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None, al
     model_dir = model_dir or find_model_dir(input_dir, tempfile.mkdtemp(prefix="lmsys-model-"))
     config = Config.load(model_dir)
     info = _prepare(config.model_type, config.precision, allow_cpu, model_dir)
+    from lmsys.models import with_attached_base
+
+    model_dir = with_attached_base(config, model_dir, input_dir, tempfile.mkdtemp(prefix="lmsys-base-"))
     test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
     out_csv = os.path.join(output_dir, "submission.csv")
     print(f"model: {model_dir} ({config.model_type})\ntest: {test_csv}", flush=True)
@@ -117,7 +120,9 @@ def run_train(input_dir, output_dir, preset=None, accelerator=None, overrides=No
     from lmsys.models import DEFAULT_TYPE, default_config, train_model
 
     train_csv = os.path.join(find_competition_dir(input_dir, "train.csv"), "train.csv")
-    preset = preset or find_preset_dir(input_dir)
+    from lmsys.models import attached_preset
+
+    preset = preset or attached_preset(model_type or DEFAULT_TYPE, input_dir) or find_preset_dir(input_dir)
     accelerator = accelerator or detect_accelerator()
     # precision "auto" gives bfloat16 on TPU without pinning it in config.json for a T4 at inference, and
     # train_model spreads the batches over every core (lmsys.devices.distribute)

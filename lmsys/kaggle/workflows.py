@@ -403,15 +403,17 @@ def submit(owner: str | None = None, message: str | None = None, kernel_slug: st
            accelerator: str | None = None, code_slug: str = DEFAULT_CODE_SLUG, model_slug: str = DEFAULT_MODEL_SLUG,
            kernel_timeout_s: float = 9.5 * 3600, score_timeout_s: float = 12 * 3600, poll_s: float = 60,
            competition: str = COMPETITION, allow_cpu: bool = False,
-           start_timeout_s: float | None = None) -> dict:
+           start_timeout_s: float | None = None, base_source: str | None = None) -> dict:
     """Push the inference kernel, wait for that version to run and complete, check its output holds
-    submission.csv (and is this push's), submit that version, wait for the score and print it."""
+    submission.csv (and is this push's), submit that version, wait for the score and print it. `base_source`
+    (owner/model/framework/variation/version): the LLM's base Kaggle Model, attached as a model source."""
     import secrets
 
     owner = owner_or_default(owner)
     push_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
     ref, version = push_kernel("infer", owner, accelerator, kernel_slug, code_slug, model_slug,
-                               competition=competition, allow_cpu=allow_cpu, push_id=push_id)
+                               preset_source=base_source, competition=competition, allow_cpu=allow_cpu,
+                               push_id=push_id)
     if version is None or version < 1:
         raise KaggleError(f"`kaggle kernels push` did not report a version number for {ref}; cannot submit it")
     wait_for_kernel(ref, kernel_timeout_s, poll_s, version=version, start_timeout_s=start_timeout_s)

@@ -27,10 +27,23 @@ def train_model(config, train_csv, out_dir, resume: bool = False, verbose="auto"
     return train(config, train_csv, out_dir, resume=resume, verbose=verbose)
 
 
-def predict_proba(model_dir, df, tta=None, verbose=1, report=None):
+def predict_proba(model_dir, df, tta=None, verbose=1, report=None, budget=None):
     from lmsys.llm.predict import predict_proba as predict
 
-    return predict(model_dir, df, tta=tta, verbose=verbose, report=report)
+    return predict(model_dir, df, tta=tta, verbose=verbose, report=report, budget=budget)
+
+
+def with_attached_base(model_dir, input_dir, work_dir) -> str:
+    from lmsys.kaggle.kernel_inputs import with_llm_base
+
+    return with_llm_base(model_dir, input_dir, work_dir)
+
+
+def attached_preset(input_dir) -> str:
+    """A decoder among the attachments, not any keras-hub preset (a DeBERTa would be no LLM base)."""
+    from lmsys.kaggle.kernel_inputs import find_llm_base
+
+    return find_llm_base("", input_dir)
 
 
 def model_dir_name(config) -> str:

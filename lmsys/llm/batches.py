@@ -76,9 +76,11 @@ def training_batches(seqs, swapped, y, config, first_epoch: int = 0):
         epoch += 1
 
 
-def predict_sequences(model, seqs, swapped=None, *, buckets, max_length: int, rows: int, verbose=0):
+def predict_sequences(model, seqs, swapped=None, *, buckets, max_length: int, rows: int, verbose=0, rerun=None):
     """(probabilities of seqs, probabilities of swapped or None), rows in the given order. With swaps,
-    each batch holds both orientations of its rows, each pair in a canonical order."""
+    each batch holds both orientations of its rows, each pair in a canonical order. Each batch is laid out
+    over the devices of the current distribution. A batch whose real rows are not all finite goes to
+    `rerun(batch) -> probabilities` (e.g. a float32 copy of the model); without one it is kept as it is."""
     bounds = bucket_bounds(buckets, max_length)
     n = len(seqs)
     batches = plan([len(s) for s in seqs], bounds, rows)
@@ -88,17 +90,24 @@ def predict_sequences(model, seqs, swapped=None, *, buckets, max_length: int, ro
         batches = tqdm(batches, desc="predict", unit="batch")
     probs = np.zeros((n, 3), dtype=np.float64)
     probs_swapped = np.zeros((n, 3), dtype=np.float64) if swapped is not None else None
+    def run(batch, real_rows):
+        from lmsys.devices.distribute import place_batch
+
+        out = np.asarray(model.predict_on_batch(place_batch(batch)), dtype=np.float64)
+        if rerun is not None and not np.isfinite(out[real_rows]).all():
+            out = np.asarray(rerun(batch), dtype=np.float64)
+        return out
+
     for index, length, real in batches:
         if swapped is None:
-            out = np.asarray(model.predict_on_batch(pad(seqs, index, length)), dtype=np.float64)
+            out = run(pad(seqs, index, length), np.arange(real))
             probs[index[:real]] = out[:real]
             continue
         flip = np.array([swapped[i].tobytes() < seqs[i].tobytes() for i in index])
         first = [swapped[i] if f else seqs[i] for i, f in zip(index, flip)]
         second = [seqs[i] if f else swapped[i] for i, f in zip(index, flip)]
-        out = np.asarray(model.predict_on_batch(pad(first + second, np.arange(2 * len(index)), length)),
-                         dtype=np.float64)
         k = len(index)
+        out = run(pad(first + second, np.arange(2 * k), length), np.r_[np.arange(real), k + np.arange(real)])
         plain = np.where(flip[:, None], out[k:], out[:k])
         swap = np.where(flip[:, None], out[:k], out[k:])
         probs[index[:real]] = plain[:real]

@@ -112,7 +112,20 @@ def train_model(config: Config, train_csv, out_dir, resume: bool = False, verbos
         print(f"--resume: no checkpoint in {out_dir}; starting from scratch")
     if state is not None:
         config = _resume_config(config, out_dir, train_csv)
-    else:
+    from lmsys.devices.precision import resolve_precision
+    from lmsys.llm.backbone import BASE_DIR
+    from lmsys.llm.parallel import prepare_devices, round_up
+
+    policy = resolve_precision(config.precision)
+    base_dir = os.path.join(out_dir, BASE_DIR)
+    source = (base_dir if state is not None else "tiny") if is_tiny(config.preset) else config.preset
+    # The memory plan refuses a base that cannot fit before the output directory is touched.
+    setup = prepare_devices(source, config, policy, batch=2 * config.batch_size, sequence_length=config.sequence_length)
+    if (2 * config.batch_size) % setup.multiple:  # each batch (rows + swaps) is split evenly over the copies
+        print(f"batch_size {config.batch_size} -> {round_up(config.batch_size, setup.multiple)}: a multiple of the "
+              f"{setup.multiple} data-parallel copies")
+        config = config.replace(batch_size=round_up(config.batch_size, setup.multiple))
+    if state is None:
         aside = set_aside_previous_run(out_dir)
         if aside:
             print(f"{out_dir} held an earlier run: moved to {aside}")
@@ -121,8 +134,7 @@ def train_model(config: Config, train_csv, out_dir, resume: bool = False, verbos
 
     import keras
 
-    from lmsys.devices.precision import resolve_precision
-    from lmsys.llm.backbone import BASE_DIR, load_backbone, load_tokenizer, save_base, tiny_tokenizer
+    from lmsys.llm.backbone import load_backbone, load_tokenizer, save_base, tiny_tokenizer
     from lmsys.llm.batches import predict_sequences, steps_per_epoch, training_batches, tta_average
     from lmsys.llm.model import build_classifier, compile_classifier
     from lmsys.llm.template import row_and_swap_sequences, template_for
@@ -130,12 +142,10 @@ def train_model(config: Config, train_csv, out_dir, resume: bool = False, verbos
     print(df.attrs["report"].summary())
     train_df, val_df = train_val_split(df, config.val_fraction, config.seed)
     keras.utils.set_random_seed(config.seed)
-    policy = resolve_precision(config.precision)
     dtype = backbone_dtype(policy)
     print(f"llm preset {config.preset}; precision {policy} (base weights {dtype}); LoRA rank {config.lora_rank}; "
           f"{len(train_df)} train / {len(val_df)} validation rows, each with its A/B swap")
 
-    base_dir = os.path.join(out_dir, BASE_DIR)
     if is_tiny(config.preset) and state is not None:
         tokenizer = load_tokenizer(base_dir)
         backbone = load_backbone(base_dir, config, dtype=dtype)
