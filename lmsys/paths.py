@@ -34,6 +34,13 @@ def resolve_test_csv(path=None) -> str:
     return real if os.path.exists(real) else _builtin("test.csv")
 
 
+def preset_name(preset: str) -> str:
+    """A preset's short name for folder names: a Kaggle Model directory ends in its version
+    (.../extra_small_en/2), so the name is the last part of the path that is not a number."""
+    parts = [p for p in os.path.normpath(preset).split(os.sep) if p and not p.isdigit()]
+    return parts[-1] if parts else "preset"
+
+
 def default_model_dir(config) -> str:
     """models/<the family's name for it>, e.g. models/siamese-tiny or models/features."""
     from lmsys.models import model_dir_name

@@ -9,19 +9,7 @@ import pytest
 from lmsys.data import DataError, load_competition_csv
 
 from conftest import REAL_TEST_PATH as REAL_TEST, REAL_TRAIN_PATH as REAL_TRAIN
-
-
-def _row(**cells):
-    row = {"id": "1", "model_a": "m1", "model_b": "m2", "prompt": '["hi"]', "response_a": '["a"]',
-           "response_b": '["b"]', "winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0}
-    row.update(cells)
-    return row
-
-
-def _write(tmp_path, rows, name="train.csv"):
-    path = tmp_path / name
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+from test_data import _row, _write  # one way to write a small competition file
 
 
 # --- ids (items 3, 4) ---

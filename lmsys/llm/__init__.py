@@ -9,7 +9,6 @@ checkpoint (LoRA + head, resume), train, predict, export (merged / int8 / int4).
 
 from __future__ import annotations
 
-import os
 
 USES_PRESET = True
 NEEDS_ACCELERATOR = True  # a 9B decoder over ~25k hidden rows x 2 sequences: hours on GPU, impossible on CPU
@@ -47,7 +46,6 @@ def attached_preset(input_dir) -> str:
 
 
 def model_dir_name(config) -> str:
-    """llm-<preset name>; a Kaggle Model directory ends in its version (.../gemma2_9b_en/2), so the name is the
-    last part of the path that is not a number."""
-    parts = [p for p in os.path.normpath(config.preset).split(os.sep) if p and not p.isdigit()]
-    return f"llm-{parts[-1] if parts else 'preset'}"
+    from lmsys.paths import preset_name
+
+    return f"llm-{preset_name(config.preset)}"

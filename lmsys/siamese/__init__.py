@@ -4,7 +4,6 @@ attention (the fast disentangled attention), model, train, checkpoint (the model
 
 from __future__ import annotations
 
-import os
 
 USES_PRESET = True
 NEEDS_ACCELERATOR = True  # a transformer over ~25k hidden rows x 2 options: hours on GPU, far past 9 h on CPU
@@ -29,7 +28,6 @@ def predict_proba(model_dir, df, tta=None, verbose=1, report=None, budget=None):
 
 
 def model_dir_name(config) -> str:
-    """siamese-<preset name>; a Kaggle Model directory ends in its version (.../extra_small_en/2), so the
-    name is the last part of the path that is not a number."""
-    parts = [p for p in os.path.normpath(config.preset).split(os.sep) if p and not p.isdigit()]
-    return f"siamese-{parts[-1] if parts else 'preset'}"
+    from lmsys.paths import preset_name
+
+    return f"siamese-{preset_name(config.preset)}"
