@@ -82,6 +82,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--dtype", default=None, help="backbone dtype (default bfloat16 on GPU/TPU, else float32)")
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--plan", action="store_true",
+                        help="also print bench/llm_plan.py's choice and estimated hours for 25,000 rows on T4 x2, at "
+                             "this run's predict tokens/s for gemma2_9b, else at the stated (FLOP-based) rate")
     args = parser.parse_args(argv)
 
     import jax
@@ -149,6 +152,16 @@ def main(argv=None) -> dict:
     print(f"predict: {result['predict_tokens_per_s']:,.0f} tokens/s ({result['predict_step_ms']:.1f} ms/step)")
     print(f"{result['memory']}; load average {result['load_average'][0]:.2f}; "
           f"tokens/s count padded tokens ({result['real_token_fraction']:.0%} real)")
+    if args.plan:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("llm_plan", os.path.join(os.path.dirname(__file__), "llm_plan.py"))
+        llm_plan = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(llm_plan)
+        plan_args = ["--models", "gemma2 9B"] if args.size == "gemma2_9b" else []
+        if args.size == "gemma2_9b":  # measured on this device, not on a T4: the estimate says which rate it used
+            plan_args += ["--tokens-per-second", str(result["predict_tokens_per_s"])]
+        llm_plan.main(plan_args)
     return result
 
 
