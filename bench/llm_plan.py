@@ -23,13 +23,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-GEMMA2 = dict(vocabulary_size=256000, head_dim=256, query_head_dim_normalize=True, use_post_ffw_norm=True,
-              use_post_attention_norm=True, attention_logit_soft_cap=50.0, final_logit_soft_cap=30.0,
-              use_sliding_window_attention=True, sliding_window_size=4096)
+from lmsys.llm.presets import GEMMA2_9B  # noqa: E402  (the one Gemma-2-9B shape; 2B differs in size only)
+
 MODELS = {
-    "gemma2 9B": dict(GEMMA2, num_layers=42, num_query_heads=16, num_key_value_heads=8, hidden_dim=3584,
-                      intermediate_dim=2 * 14336),
-    "gemma2 2B": dict(GEMMA2, num_layers=26, num_query_heads=8, num_key_value_heads=4, hidden_dim=2304,
+    "gemma2 9B": GEMMA2_9B,
+    "gemma2 2B": dict(GEMMA2_9B, num_layers=26, num_query_heads=8, num_key_value_heads=4, hidden_dim=2304,
                       intermediate_dim=2 * 9216),
 }
 
