@@ -1,11 +1,29 @@
+import atexit
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# One XLA compilation cache for the whole session, its subprocesses included: the tests build the same tiny
+# models again and again, and on 2 cores compiling them was half the suite's time. A fresh directory per
+# session, so no run depends on what an earlier one left; the tests that count compilations turn it off.
+COMPILE_CACHE_ENV = {"JAX_COMPILATION_CACHE_DIR": tempfile.mkdtemp(prefix="lmsys-test-xla-"),
+                     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                     "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ.update(COMPILE_CACHE_ENV)
+    atexit.register(shutil.rmtree, COMPILE_CACHE_ENV["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+
 from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The real rows beside the checkout (999 training rows, the 3 real test rows); never copied into the project.
 REAL_DIR = "../shared/data"
@@ -52,7 +70,7 @@ def tiny_parts(tiny_texts):
 
 # No test writes into the checkout: the user's next `invoke predict` must never pick up a test's model.
 OUTPUT_DIRS = ("models", "data", "submission", "reports")
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_REPO = REPO
 
 
 def _outputs_snapshot() -> dict:
@@ -82,3 +100,23 @@ def pytest_sessionfinish(session, exitstatus):
         session.config.get_terminal_writer().line(
             f"FAILED: the tests wrote into the checkout: {', '.join(changed[:10])}", red=True)
         session.exitstatus = 1
+
+
+def run_script(script: str, *args, devices: int = 1, timeout: int = 600, compile_cache: bool = True,
+               expect: str = "") -> dict:
+    """Run `script` in a fresh interpreter that sees `devices` (forced) CPU devices; return its `RESULT {json}` line.
+
+    `expect`: text its stdout must contain. `compile_cache=False` for scripts that count XLA compilations."""
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if not compile_cache:
+        for key in COMPILE_CACHE_ENV:
+            env.pop(key, None)
+    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert expect in proc.stdout, proc.stdout[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"no RESULT line in its output: {proc.stdout[-3000:]}"
+    return json.loads(lines[-1][len("RESULT "):])

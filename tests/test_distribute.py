@@ -1,12 +1,10 @@
 """Data parallel over 2 (forced) CPU devices trains and predicts like one device."""
 
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from conftest import run_script
 
 from lmsys.devices.distribute import setup_data_parallel
 
@@ -64,14 +62,7 @@ print("RESULT " + json.dumps(results))
 
 
 def test_data_parallel_on_two_devices_matches_one_device():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
-    results = json.loads(line[len("RESULT "):])
+    results = run_script(SCRIPT, devices=2, timeout=300)
     assert results["moved"] > 1e-4  # training really changed the weights
     assert results["single_placed_on"] == 1
     for attention in ("fast",):
@@ -110,14 +101,8 @@ print("RESULT " + json.dumps({"val": metrics["val_log_loss"], "probs": probs.tol
 
 
 def _pipeline(devices: int, out_dir, real_data) -> dict:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", PIPELINE, str(devices), str(out_dir), real_data.train, real_data.test], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=400)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert f"{devices} device(s)" in proc.stdout
-    return json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][len("RESULT "):])
+    return run_script(PIPELINE, devices, out_dir, real_data.train, real_data.test, devices=devices, timeout=400,
+                      expect=f"{devices} device(s)")
 
 
 def test_train_and_predict_over_two_devices_match_one_device(real_data, tmp_path):

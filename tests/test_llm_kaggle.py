@@ -12,6 +12,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import run_script
+
 from fake_kaggle import fake_kaggle  # noqa: F401 (fixture)
 from tests.llm_helpers import small_config, small_sample
 
@@ -155,19 +157,12 @@ print("RESULT " + json.dumps(result))
 @pytest.mark.slow  # a subprocess on 2 forced CPU devices: one prediction and one short training (about 60 s)
 def test_model_parallel_2_trains_and_predicts_like_one_device(trained, tmp_path):
     from lmsys import models
-    from lmsys.llm import train_model
 
     model_dir, df = trained
     csv = str(model_dir.parent / "data" / "train.csv")
     one = models.predict_proba(model_dir, df, verbose=0)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", MODEL_PARALLEL, str(model_dir), csv, str(tmp_path)], env=env,
-                          cwd=root, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "devices: model parallel: 2 device(s) per copy" in proc.stdout, proc.stdout[-3000:]
-    r = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][len("RESULT "):])
+    r = run_script(MODEL_PARALLEL, model_dir, csv, tmp_path, devices=2,
+                   expect="devices: model parallel: 2 device(s) per copy")
     np.testing.assert_allclose(np.array(r["copy"]), one, atol=1e-4)  # trained on one device, split over two
     # Trained under model parallel from the same data and seed: the same model as the one-device run.
     np.testing.assert_allclose(np.array(r["mp2"]), one, atol=1e-4)

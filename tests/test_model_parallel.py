@@ -1,12 +1,9 @@
 """Model parallel on 2 forced CPU devices: a tiny Gemma backbone with LoRA and a head on the last real token
 trains and predicts like one device; the memory plan's 'auto' picks data parallel when the model fits."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
+
+from conftest import run_script
 
 from lmsys.devices.model_parallel import ParallelSetup, resolve_model_parallel
 
@@ -94,13 +91,7 @@ print("RESULT " + json.dumps(result))
 
 @pytest.mark.slow
 def test_lora_training_and_prediction_under_model_parallel_match_one_device():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    r = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1][len("RESULT "):])
+    r = run_script(SCRIPT, devices=2)
     assert r["one_setup"] is None and r["two_setup"] == ["model", 2, 1], r
     assert 2_000 < r["params"] < 20_000, r  # a few thousand parameters
     assert r["emb_devices"] == [1, 2] and r["emb_shard"] == [32, 16], r  # vocabulary split over the model axis

@@ -1,13 +1,12 @@
 """Every step program is compiled once, up front and in parallel, and the real steps reuse it."""
 
-import json
 import os
-import subprocess
-import sys
 from collections import Counter
 
 import numpy as np
 import pytest
+
+from conftest import run_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ("jit(train_step)", "jit(test_step)", "jit(predict_step)")
@@ -27,12 +26,19 @@ class CompileLog:
             self.names[kwargs.get("fun_name", "?")] += 1
 
     def __enter__(self):
+        import jax
+
         self.names.clear()
         self.active = True
+        self.cached = jax.config.jax_enable_compilation_cache
+        jax.config.update("jax_enable_compilation_cache", False)  # a cache hit is no compilation event
         return self
 
     def __exit__(self, *exc):
+        import jax
+
         self.active = False
+        jax.config.update("jax_enable_compilation_cache", self.cached)
 
     def steps(self) -> dict:
         return {name: self.names[name] for name in STEPS if self.names[name]}
@@ -165,12 +171,7 @@ print("RESULT " + json.dumps({"devices": multiple, "programs": report["programs"
 
 
 def test_precompiled_programs_are_reused_under_data_parallel_on_two_devices():
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", TWO_DEVICES], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][-1][7:])
+    result = run_script(TWO_DEVICES, devices=2, timeout=300, compile_cache=False)  # it counts compilations
     assert result["devices"] == 2 and result["programs"]["train"] >= 2, result
     assert result["late"] == [], result  # prediction too: its batches are split like fit's, not copied to each device
     assert result["split"].startswith("P('batch'") and result["rows"] == 24, result
