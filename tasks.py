@@ -106,7 +106,7 @@ def test(c):
     """Run the unit tests with this project's own Python (the one running invoke)."""
     import shlex
 
-    c.run(f"{shlex.quote(sys.executable)} -m pytest -q", pty=False)
+    c.run(f"{shlex.quote(sys.executable)} -m pytest -q -n 2", pty=False)  # the README's command
 
 # --- features model, blend, report (lmsys.gbm.model, lmsys.evaluate.blend, lmsys.evaluate.report) ---
 

@@ -107,12 +107,31 @@ def main(argv=None) -> int:
         if hasattr(config, k)))
     metrics = train_model(config, args.csv, args.out, verbose=2)
     wall = time.time() - started
+    gain = gain_over_prior(config, args.csv, args.out)
     print(f"\nminilm: val log loss {metrics['val_log_loss']:.4f} (no TTA {metrics['val_log_loss_no_tta']:.4f}; "
           f"best epoch {metrics['best_epoch']} in training {metrics['best_epoch_val_log_loss']:.4f}), "
           f"class prior {metrics['prior_log_loss']:.4f}, gain {metrics['prior_log_loss'] - metrics['val_log_loss']:.4f}; "
           f"accuracy {metrics['val_accuracy']:.3f}; {metrics['train_rows']} train / {metrics['val_rows']} validation "
           f"rows; wall time {wall:.0f} s (training {metrics['wall_time_s']:.0f} s)")
+    print(f"gain over the class prior, paired bootstrap over the validation rows: {gain['gain']:.4f}, "
+          f"{gain['level']:.0%} interval [{gain['low']:.4f}, {gain['high']:.4f}], P(gain <= 0) {gain['p_not_better']:.4f}")
     return 0
+
+
+def gain_over_prior(config, csv: str, model_dir: str) -> dict:
+    """The saved validation predictions against the training split's class frequencies, row by row."""
+    import numpy as np
+
+    from lmsys.data import load_competition_csv
+    from lmsys.data.split import train_val_split
+    from lmsys.evaluate.metrics import class_prior, gain_interval
+    from lmsys.run_dir import read_val_predictions
+
+    train_df, _ = train_val_split(load_competition_csv(csv), config.val_fraction, config.seed)
+    val = read_val_predictions(model_dir)
+    probs = val[["winner_model_a", "winner_model_b", "winner_tie"]].to_numpy()
+    prior = np.tile(class_prior(train_df["class_label"].to_numpy()), (len(val), 1))
+    return gain_interval(val["class_label"].to_numpy(), probs, prior)
 
 
 if __name__ == "__main__":

@@ -49,11 +49,11 @@ def compile_log():
     return CompileLog()
 
 
-def _random_pairs(n, seed=0, vocab=500):
+def _random_pairs(n, seed=0, vocab=500, longest=90):
     from lmsys.siamese.tokens import TokenizedPairs
 
     rng = np.random.default_rng(seed)
-    sides = [[rng.integers(5, vocab, rng.integers(3, 90)).astype(np.int32) for _ in range(n)] for _ in range(2)]
+    sides = [[rng.integers(5, vocab, rng.integers(3, longest)).astype(np.int32) for _ in range(n)] for _ in range(2)]
     return TokenizedPairs(sides[0], sides[1], pad_id=0)
 
 
@@ -77,8 +77,8 @@ def test_precompiled_steps_are_not_compiled_again_by_the_real_calls(tiny_parts, 
 
     config = tiny_parts[0].replace(pad_each_option=pad_each_option, batch_size=4, compile_threads=2)
     model = _compiled_model(config, total_steps=50)
-    pairs = _random_pairs(40)
-    y = np.eye(3, dtype=np.float32)[np.arange(40) % 3]
+    pairs = _random_pairs(24, longest=60)  # two buckets (32, 64): a few programs, each compiled uncached
+    y = np.eye(3, dtype=np.float32)[np.arange(24) % 3]
     plan = training_plan(pairs, config, np.random.default_rng(0))
     batches = [(pad_batch(pairs, i, s), y[i], (np.arange(len(i)) < r).astype(np.float32)) for i, s, r in plan]
     pred = [pad_batch(pairs, i, s) for i, s, _ in prediction_plan(pairs, config)]

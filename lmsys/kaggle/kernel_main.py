@@ -49,25 +49,27 @@ def run_infer(input_dir, output_dir, model_dir=None, test_csv=None, tta=None, al
     from lmsys.predict import predict_file
 
     os.makedirs(output_dir, exist_ok=True)
-    # zipped model folders are extracted outside output_dir, which Kaggle keeps as the kernel's output
-    model_dir = model_dir or find_model_dir(input_dir, tempfile.mkdtemp(prefix="lmsys-model-"))
-    config = Config.load(model_dir)
-    info = _prepare(config.model_type, config.precision, allow_cpu, model_dir)
-    from lmsys.models import with_attached_base
+    # zipped model folders are extracted outside output_dir, which Kaggle keeps as the kernel's output; the
+    # scratch folder goes when the run ends, so repeated runs (and the tests) leave nothing behind in /tmp
+    with tempfile.TemporaryDirectory(prefix="lmsys-infer-") as scratch:
+        model_dir = model_dir or find_model_dir(input_dir, os.path.join(scratch, "model"))
+        config = Config.load(model_dir)
+        info = _prepare(config.model_type, config.precision, allow_cpu, model_dir)
+        from lmsys.models import with_attached_base
 
-    model_dir = with_attached_base(config, model_dir, input_dir, tempfile.mkdtemp(prefix="lmsys-base-"))
-    test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
-    out_csv = os.path.join(output_dir, "submission.csv")
-    print(f"model: {model_dir} ({config.model_type})\ntest: {test_csv}", flush=True)
-    start = time.time()
-    extra = {"push_id": os.environ.get("LMSYS_PUSH_ID") or None, "model_type": config.model_type,
-             "devices": info["devices"], "code": info["code"], "model": info.get("model")}
-    sub = predict_file(model_dir, test_csv, out_csv, tta=tta, strict=strict, extra_report=extra, budget=budget)
-    report = sub.attrs["report"]
-    print(f"wrote {out_csv}: {len(sub)} rows, validated, in {time.time() - start:.1f} s; "
-          f"skipped_rows {report['skipped_rows']}, rows_with_tta {report['rows_with_tta']}, "
-          f"nonfinite_reruns {report['nonfinite_reruns']} (inference_report.json)", flush=True)
-    return out_csv
+        model_dir = with_attached_base(config, model_dir, input_dir, os.path.join(scratch, "base"))
+        test_csv = test_csv or os.path.join(find_competition_dir(input_dir), "test.csv")
+        out_csv = os.path.join(output_dir, "submission.csv")
+        print(f"model: {model_dir} ({config.model_type})\ntest: {test_csv}", flush=True)
+        start = time.time()
+        extra = {"push_id": os.environ.get("LMSYS_PUSH_ID") or None, "model_type": config.model_type,
+                 "devices": info["devices"], "code": info["code"], "model": info.get("model")}
+        sub = predict_file(model_dir, test_csv, out_csv, tta=tta, strict=strict, extra_report=extra, budget=budget)
+        report = sub.attrs["report"]
+        print(f"wrote {out_csv}: {len(sub)} rows, validated, in {time.time() - start:.1f} s; "
+              f"skipped_rows {report['skipped_rows']}, rows_with_tta {report['rows_with_tta']}, "
+              f"nonfinite_reruns {report['nonfinite_reruns']} (inference_report.json)", flush=True)
+        return out_csv
 
 
 def _allow_cpu_flag(parser) -> None:
