@@ -115,23 +115,50 @@ def main(argv=None) -> int:
           f"rows; wall time {wall:.0f} s (training {metrics['wall_time_s']:.0f} s)")
     print(f"gain over the class prior, paired bootstrap over the validation rows: {gain['gain']:.4f}, "
           f"{gain['level']:.0%} interval [{gain['low']:.4f}, {gain['high']:.4f}], P(gain <= 0) {gain['p_not_better']:.4f}")
+    base = gain_over_prior(config, args.csv, args.out, baseline="lengths")
+    print(f"for scale, a logistic regression on the length features alone: val log loss {base['baseline_log_loss']:.4f}; "
+          f"the model's gain over it {base['gain']:.4f}, {base['level']:.0%} interval [{base['low']:.4f}, "
+          f"{base['high']:.4f}] (what the encoder adds beyond the lengths)")
     return 0
 
 
-def gain_over_prior(config, csv: str, model_dir: str) -> dict:
-    """The saved validation predictions against the training split's class frequencies, row by row."""
+def gain_over_prior(config, csv: str, model_dir: str, baseline: str = "prior") -> dict:
+    """The saved validation predictions against a baseline on the same rows, row by row: the training split's
+    class frequencies ("prior"), or a swap-augmented logistic regression on the length features alone ("lengths")."""
     import numpy as np
 
     from lmsys.data import load_competition_csv
     from lmsys.data.split import train_val_split
-    from lmsys.evaluate.metrics import class_prior, gain_interval
+    from lmsys.evaluate.metrics import class_prior, gain_interval, log_loss
     from lmsys.run_dir import read_val_predictions
 
-    train_df, _ = train_val_split(load_competition_csv(csv), config.val_fraction, config.seed)
+    train_df, val_df = train_val_split(load_competition_csv(csv), config.val_fraction, config.seed)
     val = read_val_predictions(model_dir)
     probs = val[["winner_model_a", "winner_model_b", "winner_tie"]].to_numpy()
-    prior = np.tile(class_prior(train_df["class_label"].to_numpy()), (len(val), 1))
-    return gain_interval(val["class_label"].to_numpy(), probs, prior)
+    labels = val["class_label"].to_numpy()
+    if baseline == "prior":
+        base = np.tile(class_prior(train_df["class_label"].to_numpy()), (len(val), 1))
+    else:
+        base = lengths_baseline(train_df, val_df.set_index("id").loc[val["id"]].reset_index())
+    return {**gain_interval(labels, probs, base), "baseline_log_loss": log_loss(labels, base)}
+
+
+def lengths_baseline(train_df, val_df):
+    """P(A, B, tie) of val_df from a logistic regression on each option's length features (both orders in
+    training, swap TTA in prediction), fitted on train_df."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from lmsys.siamese.lengths import LENGTH_FEATURES, response_lengths
+
+    def rows(df, swap=False):
+        a, b = response_lengths(df, LENGTH_FEATURES)
+        return np.concatenate([b, a] if swap else [a, b], axis=1)
+
+    y = train_df["class_label"].to_numpy()
+    fit = LogisticRegression(max_iter=2000).fit(np.concatenate([rows(train_df), rows(train_df, True)]),
+                                                np.concatenate([y, np.array([1, 0, 2])[y]]))
+    return 0.5 * (fit.predict_proba(rows(val_df)) + fit.predict_proba(rows(val_df, True))[:, [1, 0, 2]])
 
 
 if __name__ == "__main__":

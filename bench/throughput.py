@@ -105,7 +105,7 @@ def pipeline_config(name: str, args):
 
     base = Config(sequence_length=args.sequence_length, batch_size=args.batch_size, precision=args.precision)
     if name == "starter":
-        return base.replace(buckets=[], attention="keras_hub", pad_each_option=False)
+        return base.replace(buckets=[], attention="keras_hub", pad_each_option=False, length_features={})
     buckets = [int(b) for b in args.buckets.split(",")] if args.buckets else base.buckets
     return base.replace(buckets=buckets, attention=args.ours_attention, pad_each_option=args.ours_padding == "option")
 
@@ -227,6 +227,8 @@ def run_pipeline(name: str, args) -> dict:
     size.setdefault("vocabulary_size", int(arrays["vocab_size"]))
     pairs = pairs_from(arrays, size["vocabulary_size"])
     config = pipeline_config(name, args)
+    if config.length_features:  # saved ids carry no text: zeros stand in (the head's cost is the same)
+        pairs.lengths_a = pairs.lengths_b = np.zeros((len(pairs), len(config.length_features)), np.float32)
     policy = resolve_precision(args.precision)
     keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(args.seed)

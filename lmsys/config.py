@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from lmsys.atomic import write_json
 from lmsys.data.options import DEFAULT_TEMPLATE
+from lmsys.siamese.lengths import LENGTH_FEATURES, check_length_features
 
 CONFIG_FILE = "config.json"
 
@@ -60,6 +61,7 @@ ADDED_LATER = {
     "pad_each_option": False,  # (48060ac) both options were padded to the pair's longer bucket
     "compile_threads": 1,  # (51a8ef1) every step shape compiled lazily at its first step
     "head_learning_rate": 0.0,  # (issue 15) the head trained at learning_rate like the backbone
+    "length_features": {},  # (issue 15) the Siamese head read only the pooled vectors
     # (issue 11, llm family) read only by lmsys/llm; files of the other families, written before these, never used them
     "lora_rank": 16, "lora_targets": [], "prompt_tokens": 256, "predict_sequence_length": 2048,
     "gradient_accumulation": 1, "tiny_llm": {}, "quantize": "",
@@ -131,6 +133,10 @@ def check_values(config: "Config", flags=()) -> None:
             raise ValueError(f"{name(key)}: expected a positive number, got {getattr(config, key)!r}")
     if not 0 < config.val_fraction < 1:
         raise ValueError(f"{name('val_fraction')}: expected a fraction between 0 and 1, got {config.val_fraction!r}")
+    try:
+        check_length_features(config.length_features)
+    except ValueError as err:
+        raise ValueError(f"{name('length_features')}{str(err)[len('length_features'):]}") from None
     if not config.buckets or any(type(b) is not int or b < 1 for b in config.buckets):
         raise ValueError(f"{name('buckets')}: expected a list of positive integers, got {config.buckets!r}")
 
@@ -162,6 +168,8 @@ class Config:
     # model
     sequence_length: int = 512
     dropout: float = 0.1
+    # each option's response length beside its pooled vector, NAME: [center, scale] (lmsys.siamese.lengths); {}: none
+    length_features: dict = field(default_factory=lambda: {k: list(v) for k, v in LENGTH_FEATURES.items()})
     attention: str = "fast"  # "fast" (lmsys.siamese.attention: same weights and outputs, no L x L gathers) or "keras_hub"
     attention_dropout: bool = True  # fast only: False skips dropout on attention probabilities for the fused kernel
     attention_kernel: str = ""  # fast only: "" lets JAX choose (XLA), "cudnn" asks for cuDNN flash attention
@@ -171,7 +179,7 @@ class Config:
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-6
-    head_learning_rate: float = 1e-3  # peak rate of the new (randomly initialised) head, same schedule; 0: learning_rate
+    head_learning_rate: float = 1e-3  # peak rate of the new head (zero kernel, prior bias), same schedule; 0: learning_rate
     warmup_fraction: float = 0.1
     min_lr_fraction: float = 0.05
     weight_decay: float = 0.0

@@ -120,3 +120,14 @@ def run_script(script: str, *args, devices: int = 1, timeout: int = 600, compile
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, f"no RESULT line in its output: {proc.stdout[-3000:]}"
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def random_head(model, seed: int = 0, scale: float = 0.5):
+    """A fresh Siamese head has a zero kernel (it predicts the prior for every row); tests that compare outputs
+    across inputs, forms or devices need one whose outputs differ from row to row."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    model.head.kernel.assign(rng.normal(0.0, scale, tuple(model.head.kernel.shape)).astype("float32"))
+    model.head.bias.assign(rng.normal(0.0, scale, tuple(model.head.bias.shape)).astype("float32"))
+    return model

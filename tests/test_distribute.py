@@ -24,7 +24,7 @@ ids = rng.integers(1, 500, size=(rows, 2, length)).astype("int32")
 mask = np.ones_like(ids)
 mask[::3, 1, 10:] = 0
 mask[1::4, 0, 5:] = 0
-x = {"token_ids": ids * mask, "padding_mask": mask}
+x = {"token_ids": ids * mask, "padding_mask": mask, "lengths": rng.normal(size=(rows, 2, 3)).astype("float32")}
 y = np.eye(3, dtype="float32")[rng.integers(0, 3, size=rows)]
 config = Config(dropout=0.0, learning_rate=1e-3, warmup_fraction=0.0)
 

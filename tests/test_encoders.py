@@ -11,6 +11,8 @@ import re
 import numpy as np
 import pytest
 
+from conftest import random_head
+
 
 HF_BERT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                max_position_embeddings=128, type_vocab_size=2)
@@ -115,10 +117,13 @@ def test_the_head_learns_at_its_own_rate_and_the_backbone_at_the_base_rate(tiny_
 
     config, tokenizer, _ = tiny_parts
     config = config.replace(learning_rate=1e-4, head_learning_rate=1e-2, warmup_fraction=0.0)
-    model = build_classifier(config, load_backbone("tiny", config, tokenizer))
+    model = random_head(build_classifier(config, load_backbone("tiny", config, tokenizer)))  # zero: no backbone gradient
     compile_classifier(model, config, total_steps=100)
-    ids = np.random.default_rng(0).integers(5, 700, size=(8, 2, 16)).astype("int32")
-    x, y = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}, np.eye(3, dtype="float32")[np.arange(8) % 3]
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 700, size=(8, 2, 16)).astype("int32")
+    x = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool),
+         "lengths": rng.normal(size=(8, 2, len(config.length_features))).astype("float32")}
+    y = np.eye(3, dtype="float32")[np.arange(8) % 3]
     head_before = [np.asarray(v) for v in model.head.trainable_variables]
     body = model.backbone.get_layer("token_embedding").embeddings
     body_before = np.asarray(body)

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import random_head
 
 
 @pytest.fixture(scope="module")
@@ -12,7 +13,7 @@ def classifier(tiny_parts):
     from lmsys.siamese.model import build_classifier
 
     config, tokenizer, backbone = tiny_parts
-    return build_classifier(config, backbone)
+    return random_head(build_classifier(config, backbone))
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +93,8 @@ def test_head_runs_in_float32_under_mixed_precision(tiny_parts, tiny_texts):
     finally:
         keras.config.set_dtype_policy("float32")
     ids = np.ones((2, 2, 16), dtype="int32")
-    out = model({"token_ids": ids, "padding_mask": ids})
+    lengths = np.zeros((2, 2, len(config.length_features)), dtype="float32")
+    out = model({"token_ids": ids, "padding_mask": ids, "lengths": lengths})
     assert str(out.dtype) == "float32"
     assert model.backbone.compute_dtype == "bfloat16"
     np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, atol=1e-6)

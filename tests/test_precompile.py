@@ -54,7 +54,8 @@ def _random_pairs(n, seed=0, vocab=500, longest=90):
 
     rng = np.random.default_rng(seed)
     sides = [[rng.integers(5, vocab, rng.integers(3, longest)).astype(np.int32) for _ in range(n)] for _ in range(2)]
-    return TokenizedPairs(sides[0], sides[1], pad_id=0)
+    lengths = rng.normal(size=(2, n, 3)).astype(np.float32)  # the default model's three length features
+    return TokenizedPairs(sides[0], sides[1], 0, lengths[0], lengths[1])
 
 
 def _compiled_model(config, total_steps):
@@ -149,7 +150,7 @@ multiple = setup_data_parallel()
 config = Config(batch_size=4, sequence_length=64, buckets=[32], precision="float32")
 rng = np.random.default_rng(0)
 pairs = TokenizedPairs(*[[rng.integers(5, 300, rng.integers(3, 60)).astype(np.int32) for _ in range(24)]
-                         for _ in range(2)], pad_id=0)
+                         for _ in range(2)], 0, *rng.normal(size=(2, 24, 3)).astype(np.float32))
 y = np.eye(3, dtype=np.float32)[np.arange(24) % 3]
 backbone = keras_hub.models.DebertaV3Backbone(vocabulary_size=300, num_layers=1, num_heads=2, hidden_dim=32,
                                               intermediate_dim=64, max_sequence_length=64, bucket_size=16)

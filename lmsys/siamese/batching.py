@@ -10,7 +10,8 @@ epoch; prediction sorts by length and hands rows back in their original order.
 
 A batch is either the "pair" form, token_ids/padding_mask shaped (rows, 2, L), or the "split" form:
 short_ids/short_mask (rows, Ls), long_ids/long_mask (rows, Ll) and a_is_long (rows,), telling which
-of the two is option A. The model gives the same output for both.
+of the two is option A. The model gives the same output for both. Either form carries `lengths`, (rows, 2, k)
+float32 in A, B order, when the model reads length features (lmsys.siamese.lengths).
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def pad_pairs(pairs: TokenizedPairs, index, length: int) -> dict:
         for side, ids in enumerate((pairs.a[i], pairs.b[i])):
             n = min(len(ids), length)
             token_ids[r, side, :n] = ids[:n]
-    return {"token_ids": token_ids, "padding_mask": (token_ids != pairs.pad_id)}
+    return _with_lengths({"token_ids": token_ids, "padding_mask": (token_ids != pairs.pad_id)}, pairs, index)
+
+
+def _with_lengths(batch: dict, pairs: TokenizedPairs, index) -> dict:
+    lengths = pairs.length_features(index)
+    return batch if lengths is None else {**batch, "lengths": lengths}
 
 
 def _pad(seqs, length: int, pad_id: int) -> np.ndarray:
@@ -81,8 +87,9 @@ def pad_split(pairs: TokenizedPairs, index, shape) -> dict:
     short = [pairs.b[i] if flag else pairs.a[i] for i, flag in zip(index, a_is_long)]
     long = [pairs.a[i] if flag else pairs.b[i] for i, flag in zip(index, a_is_long)]
     short_ids, long_ids = _pad(short, shape[0], pairs.pad_id), _pad(long, shape[1], pairs.pad_id)
-    return {"short_ids": short_ids, "short_mask": short_ids != pairs.pad_id,
-            "long_ids": long_ids, "long_mask": long_ids != pairs.pad_id, "a_is_long": a_is_long}
+    return _with_lengths({"short_ids": short_ids, "short_mask": short_ids != pairs.pad_id,
+                          "long_ids": long_ids, "long_mask": long_ids != pairs.pad_id, "a_is_long": a_is_long},
+                         pairs, index)
 
 
 def pad_batch(pairs: TokenizedPairs, index, shape) -> dict:
@@ -92,9 +99,15 @@ def pad_batch(pairs: TokenizedPairs, index, shape) -> dict:
 
 def swap_sides(batch: dict, flip: np.ndarray) -> dict:
     """Exchange A and B in the rows where `flip` is set (training-time swap augmentation)."""
+    def exchange(v):
+        return np.where(flip[:, None, None], v[:, ::-1], v)
+
     if "a_is_long" in batch:
-        return {**batch, "a_is_long": batch["a_is_long"] ^ flip}
-    return {k: np.where(flip[:, None, None], v[:, ::-1], v) for k, v in batch.items()}
+        out = {**batch, "a_is_long": batch["a_is_long"] ^ flip}
+        if "lengths" in batch:
+            out["lengths"] = exchange(batch["lengths"])
+        return out
+    return {k: exchange(v) for k, v in batch.items()}
 
 
 def _batches(rows: np.ndarray, size: int, shape) -> list:

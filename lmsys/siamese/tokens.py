@@ -42,11 +42,14 @@ def special_ids(tokenizer) -> tuple:
 @dataclass
 class TokenizedPairs:
     """Token ids with the tokenizer's start/end tokens ([CLS] ... [SEP]) per option, ragged; `a[i]`, `b[i]`
-    belong to row i."""
+    belong to row i. `lengths_a`/`lengths_b`: each option's length features (lmsys.siamese.lengths), (rows, k)
+    float32, or None when the model reads none."""
 
     a: list
     b: list
     pad_id: int = 0
+    lengths_a: np.ndarray | None = None
+    lengths_b: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.a)
@@ -60,10 +63,19 @@ class TokenizedPairs:
         return np.maximum(*self.option_lengths())
 
     def swapped(self) -> "TokenizedPairs":
-        return TokenizedPairs(self.b, self.a, self.pad_id)
+        return TokenizedPairs(self.b, self.a, self.pad_id, self.lengths_b, self.lengths_a)
 
     def take(self, index) -> "TokenizedPairs":
-        return TokenizedPairs([self.a[i] for i in index], [self.b[i] for i in index], self.pad_id)
+        index = np.asarray(index, dtype=np.int64)
+        return TokenizedPairs([self.a[i] for i in index], [self.b[i] for i in index], self.pad_id,
+                              *((None, None) if self.lengths_a is None else (self.lengths_a[index], self.lengths_b[index])))
+
+    def length_features(self, index) -> np.ndarray | None:
+        """(rows, 2, k) float32 of these rows, A then B; None without length features."""
+        if self.lengths_a is None:
+            return None
+        index = np.asarray(index, dtype=np.int64)
+        return np.stack([self.lengths_a[index], self.lengths_b[index]], axis=1)
 
 
 def tokenize_texts(tokenizer, texts, progress: bool = True, desc: str = "tokenize") -> list:
@@ -86,7 +98,10 @@ def _as_lists(ids):
 
 
 def tokenize_pairs(df, config, tokenizer, progress: bool = True) -> TokenizedPairs:
-    """Both options of every row, fitted into config.sequence_length tokens with the start/end tokens."""
+    """Both options of every row, fitted into config.sequence_length tokens with the start/end tokens, and their
+    length features when config.length_features names any (counted on the whole responses)."""
+    from lmsys.siamese.lengths import response_lengths
+
     start, end, pad = special_ids(tokenizer)
     room = config.sequence_length - (start is not None) - (end is not None)
     max_chars = config.max_chars or room * CHARS_PER_TOKEN_GUESS
@@ -106,7 +121,8 @@ def tokenize_pairs(df, config, tokenizer, progress: bool = True) -> TokenizedPai
             for i, text, new in zip(over, redo, tokenize_texts(tokenizer, redo, progress=False)):
                 texts[i], ids[i] = text, new
         sides.append([_pack(x, room, start, end) for x in ids])
-    return TokenizedPairs(sides[0], sides[1], pad_id=pad)
+    lengths = response_lengths(df, getattr(config, "length_features", {})) or (None, None)
+    return TokenizedPairs(sides[0], sides[1], pad, *lengths)
 
 
 def _pack(ids: np.ndarray, room: int, start, end) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 from lmsys.config import Config
 from lmsys.data import labels_onehot, load_competition_csv, swap_columns
 from lmsys.data.split import train_val_split
-from lmsys.evaluate.metrics import log_loss, prior_log_loss
+from lmsys.evaluate.metrics import class_prior, log_loss, prior_log_loss
 
 TINY_DEFAULTS = dict(learning_rate=2e-3, head_learning_rate=0.0, sequence_length=256, batch_size=16, epochs=4,
                      buckets=[64, 128, 192], warmup_fraction=0.05, dropout=0.1)
@@ -47,6 +47,8 @@ def _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple):
     else:
         spec_x = {"token_ids": tf.TensorSpec((None, 2, None), tf.int32),
                   "padding_mask": tf.TensorSpec((None, 2, None), tf.bool)}
+    if pairs_tr.lengths_a is not None:
+        spec_x["lengths"] = tf.TensorSpec((None, 2, pairs_tr.lengths_a.shape[1]), tf.float32)
 
     def train_gen():
         epoch = initial_epoch
@@ -184,6 +186,10 @@ def train_model(config: Config, train_csv: str, out_dir: str, resume: bool = Fal
         print(f"resuming after epoch {initial_epoch} (best val log loss {state['best_val_log_loss']:.4f})")
     else:
         state = {"epoch": 0, "history": [], "best_val_log_loss": float("inf"), "best_epoch": None, "elapsed_s": 0.0}
+        prior = class_prior(train_df["class_label"].to_numpy())
+        if config.swap_augment:  # half the rows are seen swapped: A and B win equally often
+            prior = np.array([(prior[0] + prior[1]) / 2] * 2 + [prior[2]])
+        model.start_at_prior(prior)
 
     train_ds, val_ds, val_steps = _datasets(pairs_tr, y_tr, pairs_va, y_va, config, initial_epoch, multiple)
     fit_started = time.time()
