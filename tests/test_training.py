@@ -66,12 +66,12 @@ def sample_run(tmp_path_factory):
     config = default_config("tiny", epochs=2, sequence_length=128, buckets=[64], batch_size=16, seed=1,
                             label_smoothing=0.0)
     metrics = train_model(config, train_csv, str(root / "model"), verbose=0)
-    return metrics, pd.read_csv(root / "model" / "history.csv")
+    return metrics, pd.read_csv(root / "model" / "history.csv"), pd.read_csv(root / "model" / "val_predictions.csv")
 
 
 @pytest.mark.slow
 def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(sample_run):
-    metrics, history = sample_run
+    metrics, history, _ = sample_run
     assert metrics["val_log_loss"] < metrics["prior_log_loss"] - 0.15, metrics
     assert history["epoch"].tolist() == [1, 2]
     assert {"loss", "log_loss", "accuracy", "val_loss", "val_log_loss", "val_accuracy"} <= set(history.columns)
@@ -85,12 +85,16 @@ def test_tiny_model_beats_the_class_prior_on_the_builtin_sample(sample_run):
 def test_the_best_epochs_validation_score_is_the_final_evaluation_of_the_same_weights(sample_run):
     """Issue 13 item 13: fit's val_log_loss counted the zero-weight filler rows (Keras weights only
     `weighted_metrics`) and had no swap TTA, so the best epoch's score differed from metrics.json's."""
-    metrics, history = sample_run
+    metrics, history, val = sample_run
     assert metrics["best_epoch_val_tta"] is True
     assert abs(metrics["best_epoch_val_log_loss"] - metrics["val_log_loss"]) < 1e-4, metrics
     assert abs(metrics["val_log_loss_tta"] - metrics["val_log_loss_no_tta"]) > 1e-3  # TTA matters: the match is not luck
     best = history[history["epoch"] == metrics["best_epoch"]].iloc[0]
-    assert abs(best["val_accuracy"] - metrics["val_accuracy"]) < 1e-6, (history, metrics)
+    # identical options (2% of the sample) get P(A) == P(B) under swap TTA: their argmax is float rounding in
+    # either count, so each such near-tie may flip one row; every other row must agree
+    probs = np.sort(val[["winner_model_a", "winner_model_b", "winner_tie"]].to_numpy(), axis=1)
+    near_ties = int((probs[:, 2] - probs[:, 1] < 1e-5).sum())
+    assert abs(best["val_accuracy"] - metrics["val_accuracy"]) <= near_ties / len(val) + 1e-6, (history, metrics)
     assert abs(best["val_log_loss"] - metrics["val_log_loss"]) < 1e-4, (history, metrics)
 
 
