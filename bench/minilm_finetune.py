@@ -10,10 +10,11 @@ tokenizer.json, but no vocab.txt. This script
   2. trains the Siamese model from that directory with `--preset DIR` (the same path any Hugging Face-format
      or Keras preset directory takes) on --csv (default: the 999 real rows), with the configuration's
      defaults for a pretrained preset plus any --set KEY=VALUE;
-  3. prints the validation log loss (with and without swap TTA) against the class prior, and the wall time.
+  3. prints the validation log loss (with and without swap TTA) against the class prior, and the wall time,
+     with a paired-bootstrap interval of the gain, and a lengths-only logistic regression for scale.
 
-    KERAS_BACKEND=jax python bench/minilm_finetune.py --sequence-length 256
-    KERAS_BACKEND=jax python bench/minilm_finetune.py --set learning_rate=5e-6 --set head_learning_rate=0   # old defaults
+    KERAS_BACKEND=jax python bench/minilm_finetune.py --sequence-length 256 --set swap_augment=true   # README's run
+    KERAS_BACKEND=jax python bench/minilm_finetune.py --set length_features={}   # the head without the lengths
 """
 
 from __future__ import annotations
