@@ -6,8 +6,9 @@ real tokens only (the starter's GlobalAveragePooling1D also averaged padding), e
 (lmsys.siamese.lengths: counted on the whole response, which truncation hides from the encoder) are appended to
 its vector, the two are joined, and a Dense(3) softmax runs in float32 so rows sum to 1 under mixed precision too.
 The head starts with a zero kernel (training sets its bias to the log class prior): a fresh head then predicts
-the prior, where a random one starts worse than the prior and, at a pretrained encoder's few hundred steps, ends
-little better (lengths alone, 150 steps at 1e-3: -0.019 from a random start, +0.019 from zero).
+the prior, where a random one starts worse than the prior and, in a small run's ~135 steps at 1e-3, ends worse
+or little better (bench/minilm_head_probe.py: pooled vectors alone -0.002 from a random start, +0.006 from zero;
+lengths alone -0.155 and +0.020).
 
 Swap TTA in one pass: the swapped pair has the same two pooled vectors, only exchanged, so each option is
 encoded once and only the head runs twice, on [A, B] and on [B, A]. What inference (training=False: predict,

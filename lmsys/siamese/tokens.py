@@ -67,8 +67,8 @@ class TokenizedPairs:
 
     def take(self, index) -> "TokenizedPairs":
         index = np.asarray(index, dtype=np.int64)
-        return TokenizedPairs([self.a[i] for i in index], [self.b[i] for i in index], self.pad_id,
-                              *((None, None) if self.lengths_a is None else (self.lengths_a[index], self.lengths_b[index])))
+        lengths = (None, None) if self.lengths_a is None else (self.lengths_a[index], self.lengths_b[index])
+        return TokenizedPairs([self.a[i] for i in index], [self.b[i] for i in index], self.pad_id, *lengths)
 
     def length_features(self, index) -> np.ndarray | None:
         """(rows, 2, k) float32 of these rows, A then B; None without length features."""
